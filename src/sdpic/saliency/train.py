@@ -145,8 +145,11 @@ def export_weights(model: SaliencyNet, path: Path) -> None:
     """Save the inference weights as fp16 safetensors (halves the shipped size; outputs change < 1e-3)."""
     from safetensors.torch import save_file
 
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()
-             if not k.endswith("num_batches_tracked")}
+    state = {
+        k: v.detach().to(torch.float16).contiguous()
+        for k, v in model.state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".part")
     save_file(state, str(tmp), metadata={"format": "pt", "model": "sdpic-saliency-mnv2"})
@@ -202,7 +205,7 @@ def train(cfg: TrainConfig) -> Path:
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs} (view {view})", unit="batch")
         running, t0 = 0.0, time.time()
         for b in bar:
-            idx = np.sort(order[b * cfg.batch:(b + 1) * cfg.batch])
+            idx = np.sort(order[b * cfg.batch : (b + 1) * cfg.batch])
             todo = [i for i in idx if not cache.filled[view, i]]
             if todo:
                 xs, ms = [], []
@@ -232,12 +235,22 @@ def train(cfg: TrainConfig) -> Path:
             bar.set_postfix(loss=f"{running / (b + 1):.4f}")
         bar.close()
         cache.flush()
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1, "step": step,
-                    "config": asdict(cfg)}, ckpt_path.with_suffix(".tmp"))
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "epoch": epoch + 1,
+                "step": step,
+                "config": asdict(cfg),
+            },
+            ckpt_path.with_suffix(".tmp"),
+        )
         os.replace(ckpt_path.with_suffix(".tmp"), ckpt_path)
         with open(log_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"epoch": epoch + 1, "loss": running / max(1, steps_per_epoch),
-                                 "seconds": time.time() - t0}) + "\n")
+            fh.write(
+                json.dumps({"epoch": epoch + 1, "loss": running / max(1, steps_per_epoch), "seconds": time.time() - t0})
+                + "\n"
+            )
     model.eval()
     export_weights(model, out)
     print(f"wrote {out}")
