@@ -10,6 +10,7 @@ rounding to 8 bits, as the SOD toolboxes do.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,9 @@ class Scores:
         from py_sod_metrics import MAE, Emeasure, Fmeasure, Smeasure
 
         self._mae = MAE()
-        self._fm = Fmeasure(beta=0.3)
+        with warnings.catch_warnings():  # Fmeasure is deprecated upstream but is the reference max-F
+            warnings.simplefilter("ignore")
+            self._fm = Fmeasure(beta=0.3)
         self._sm = Smeasure()
         self._em = Emeasure()
         self.count = 0
