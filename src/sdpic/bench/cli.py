@@ -1,0 +1,177 @@
+"""``sdpic bench rd | task | report``: the command-line face of the evaluation harness.
+
+Defaults point at the shared data (``../shared`` or ``$SDPIC_SHARED``) so ``sdpic bench rd`` with no
+arguments benchmarks Kodak. Results are written atomically and never over an existing file unless
+``--force`` is given (the encode cache makes a rerun cheap, so overwriting is rarely needed anyway).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ParameterError
+from ..outputs import atomic_write_bytes, check_output_path
+from .paths import default_cache_dir, shared_path
+
+
+def _codec_list(text: str | None) -> list[str] | None:
+    if text is None or text.strip().lower() in ("", "all"):
+        return None
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        values = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError("expected positive numbers")
+    return values
+
+
+def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``bench`` with ``rd``, ``task`` and ``report`` on the top-level parser."""
+    bench = subparsers.add_parser("bench", help="rate-distortion, speed and downstream-task benchmarks")
+    sub = bench.add_subparsers(dest="bench_command", metavar="BENCH_COMMAND")
+    bench.set_defaults(func=lambda args: (bench.print_help(), 2)[1])
+
+    rd = sub.add_parser("rd", help="rate-distortion curves + BD-rates for every codec on a folder of images")
+    rd.add_argument("--images", type=Path, default=None, help="folder of images (default ../shared/data/kodak)")
+    rd.add_argument("--codecs", default=None, help="comma-separated codec names (default: all)")
+    rd.add_argument("--masks", type=Path, default=None, help="ground-truth saliency masks (same stem as images)")
+    rd.add_argument("--out", type=Path, default=None, help="JSON output (default: print a summary only)")
+    rd.add_argument("--plot", default=None, metavar="PREFIX", help="write PREFIX_<metric>.png and PREFIX_table.md")
+    rd.add_argument("--workers", type=int, default=2, help="parallel worker processes over images (default 2)")
+    rd.add_argument("--threads", type=int, default=2, help="threads per codec and for metrics (default 2)")
+    rd.add_argument("--limit", type=int, default=None, help="only the first N images (quick checks)")
+    rd.add_argument("--reference", default="avif", help="BD-rate reference codec (default avif)")
+    rd.add_argument("--anchors", type=Path, default=None, help="published curves (default ../shared/anchors/...)")
+    rd.add_argument("--cache-dir", type=Path, default=None, help="encode cache (default <project>/cache/bench)")
+    rd.add_argument("--no-cache", action="store_true", help="encode everything again, store nothing")
+    rd.add_argument("--no-percep", action="store_true", help="skip the deep perceptual metric columns")
+    rd.add_argument("--sdpic-saliency", default="auto", help="saliency argument for the sdpic codecs (none|auto)")
+    rd.add_argument("--dataset", default=None, help="dataset name in the JSON (default: the folder name)")
+    rd.add_argument("--force", action="store_true", help="overwrite existing output files")
+    rd.add_argument("--quiet", action="store_true", help="no progress bar")
+    rd.set_defaults(func=cmd_rd)
+
+    task = sub.add_parser("task", help="downstream task accuracy (classify/detect/segment) vs bpp per codec")
+    task.add_argument("--task", required=True, choices=("classify", "detect", "segment"))
+    task.add_argument("--images", type=Path, default=None, help="images (default depends on the task)")
+    task.add_argument("--annotations", type=Path, default=None, help="COCO annotations for detect")
+    task.add_argument("--model", type=Path, default=None, help="task model (ONNX for detect/segment)")
+    task.add_argument("--codecs", default=None, help="comma-separated codec names (default: all)")
+    task.add_argument("--bpp", type=_float_list, default=[0.1, 0.2, 0.4], help="target bpps (default 0.1,0.2,0.4)")
+    task.add_argument("--out", type=Path, default=None, help="JSON output")
+    task.add_argument("--limit", type=int, default=None, help="only the first N images")
+    task.add_argument("--workers", type=int, default=2, help="parallel worker processes over images (default 2)")
+    task.add_argument("--threads", type=int, default=2, help="threads per codec / network (default 2)")
+    task.add_argument("--cache-dir", type=Path, default=None, help="encode cache (default <project>/cache/bench)")
+    task.add_argument("--no-cache", action="store_true", help="do not read or write the encode cache")
+    task.add_argument("--sdpic-saliency", default="auto", help="saliency argument for the sdpic codecs")
+    task.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    task.add_argument("--quiet", action="store_true", help="no progress bar")
+    task.set_defaults(func=cmd_task)
+
+    rep = sub.add_parser("report", help="redraw plots and tables from an RD JSON (no codec runs)")
+    rep.add_argument("json", type=Path, help="JSON written by `sdpic bench rd --out`")
+    rep.add_argument("--plot", required=True, metavar="PREFIX", help="write PREFIX_<metric>.png and PREFIX_table.md")
+    rep.add_argument("--anchors", type=Path, default=None, help="published curves (default ../shared/anchors/...)")
+    rep.set_defaults(func=cmd_report)
+
+
+def _cache(args: argparse.Namespace) -> Path | None:
+    if args.no_cache:
+        return None
+    return args.cache_dir or default_cache_dir()
+
+
+def _anchors(path: Path | None) -> Path | None:
+    p = path or shared_path("anchors", "compressai_kodak")
+    return p if p.is_dir() else None
+
+
+def _write_json(path: Path, doc: dict[str, Any], force: bool) -> None:
+    check_output_path(path, force=force)
+    atomic_write_bytes(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
+
+
+def cmd_rd(args: argparse.Namespace) -> int:
+    """Run the RD benchmark, write JSON / plots / table, print the BD-rate table."""
+    from .rd import list_images, run_rd
+    from .report import markdown_table, write_report
+
+    images_dir = args.images or shared_path("data", "kodak")
+    images = list_images(images_dir, args.limit)
+    if args.out is not None:
+        check_output_path(args.out, force=args.force)  # fail before the long run, not after
+    if args.plot and not args.force and Path(f"{args.plot}_table.md").exists():
+        raise ParameterError(f"{args.plot}_table.md exists (use --force to overwrite)")
+    doc = run_rd(
+        images,
+        _codec_list(args.codecs),
+        workers=args.workers,
+        threads=args.threads,
+        cache_dir=_cache(args),
+        masks_dir=args.masks,
+        dataset=args.dataset,
+        reference=args.reference,
+        sdpic_saliency=args.sdpic_saliency,
+        want_percep=not args.no_percep,
+        progress=not args.quiet,
+    )
+    doc["run"]["command"] = "sdpic " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("sdpic") else None
+    if args.out is not None:
+        _write_json(args.out, doc, force=args.force)
+    if args.plot:
+        write_report(doc, args.plot, _anchors(args.anchors))
+    print(markdown_table(doc))
+    for name, reason in doc["skipped"].items():
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_task(args: argparse.Namespace) -> int:
+    """Run a downstream-task benchmark and write its JSON."""
+    from .task import format_task_table, run_task
+
+    if args.out is not None:
+        check_output_path(args.out, force=args.force)
+    doc = run_task(
+        args.task,
+        images=args.images,
+        annotations=args.annotations,
+        model=args.model,
+        codec_names=_codec_list(args.codecs),
+        targets=args.bpp,
+        limit=args.limit,
+        workers=args.workers,
+        threads=args.threads,
+        cache_dir=_cache(args),
+        sdpic_saliency=args.sdpic_saliency,
+        progress=not args.quiet,
+    )
+    if args.out is not None:
+        _write_json(args.out, doc, force=args.force)
+    print(format_task_table(doc))
+    for name, reason in doc.get("skipped", {}).items():
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Regenerate plots and tables from a saved RD JSON."""
+    from .report import write_report
+
+    try:
+        doc = json.loads(args.json.read_text())
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"{args.json}: cannot read RD JSON ({exc})") from None
+    for f in write_report(doc, args.plot, _anchors(args.anchors)):
+        print(f)
+    return 0

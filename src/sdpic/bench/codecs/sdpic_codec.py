@@ -1,0 +1,108 @@
+"""The project's own codec, one bench codec per shipped model (``sdpic``, ``sdpic-mse``, ...).
+
+Everything goes through the public API (``sdpic.compress`` / ``sdpic.decompress``) so the bench measures
+exactly what users get. The codec core and the zoo are built separately; when they are not importable yet
+the codec is reported as skipped with the reason instead of breaking the baseline runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Availability, Codec, as_rgb_uint8
+
+BASE_NAME = "sdpic"
+
+
+def _import_error_reason() -> str | None:
+    try:
+        import sdpic.api  # noqa: F401
+    except ImportError as exc:
+        return f"the sdpic codec core is not importable yet ({exc})"
+    return None
+
+
+def list_model_names() -> tuple[list[str], str]:
+    """Shipped model names from ``sdpic.zoo.list_models()`` (and a reason when there are none)."""
+    try:
+        from sdpic import zoo
+    except ImportError as exc:
+        return [], f"sdpic.zoo is not importable yet ({exc})"
+    try:
+        models = zoo.list_models()
+    except Exception as exc:  # a broken zoo must not break the baseline bench
+        return [], f"sdpic.zoo.list_models() failed: {exc}"
+    names = []
+    for m in models:
+        names.append(m if isinstance(m, str) else str(getattr(m, "name", m)))
+    return names, "" if names else "sdpic.zoo.list_models() returned no models"
+
+
+def codec_name_for_model(model: str) -> str:
+    """Bench name of a model: ``sdpic`` stays ``sdpic``, ``mse`` becomes ``sdpic-mse``."""
+    return model if model.startswith(BASE_NAME) else f"{BASE_NAME}-{model}"
+
+
+class SdpicCodec(Codec):
+    """sdpic at quality 0-100 with one zoo model; saliency ``auto`` (the codec's intended use) unless told."""
+
+    settings = (2, 10, 22, 35, 50, 65, 80, 95)
+    setting_range = (0, 100)
+
+    def __init__(
+        self, model: str | None = None, name: str | None = None, saliency: str = "auto", threads: int = 2
+    ) -> None:
+        super().__init__(threads)
+        self.model = model
+        self.name = name or (codec_name_for_model(model) if model else BASE_NAME)
+        self.saliency = saliency
+        self.config = f"model={model},saliency={saliency}"
+        self._unavailable: str | None = None
+
+    def is_available(self) -> Availability:
+        reason = _import_error_reason()
+        if reason:
+            return Availability(False, reason)
+        if self._unavailable:
+            return Availability(False, self._unavailable)
+        return Availability(True)
+
+    def version(self) -> str:
+        import sdpic
+
+        return f"sdpic {sdpic.__version__} / model {self.model or 'default'}"
+
+    def encode(self, rgb: np.ndarray, setting: float) -> bytes:
+        import sdpic
+
+        kwargs: dict[str, object] = {"quality": float(setting), "saliency": self.saliency}
+        if self.model:
+            kwargs["model"] = self.model
+        return bytes(sdpic.compress(as_rgb_uint8(rgb), **kwargs))
+
+    def decode(self, data: bytes) -> np.ndarray:
+        import sdpic
+
+        img = sdpic.decompress(bytes(data))
+        return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+class UnavailableCodec(Codec):
+    """Placeholder for a requested codec that cannot run here; it is reported as skipped with ``reason``."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(1)
+        self.name = name
+        self._reason = reason
+
+    def is_available(self) -> Availability:
+        return Availability(False, self._reason)
+
+    def version(self) -> str:
+        return f"unavailable: {self._reason}"
+
+    def encode(self, rgb: np.ndarray, setting: float) -> bytes:
+        raise NotImplementedError(self._reason)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        raise NotImplementedError(self._reason)

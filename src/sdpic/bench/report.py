@@ -1,0 +1,193 @@
+"""Plots and Markdown tables from an RD JSON document: what users read to judge the codecs.
+
+Everything here reads only the JSON (never reruns codecs), so figures can be regenerated or restyled
+for free with ``sdpic bench report``. Published CompressAI Kodak curves, when the anchors folder is
+present, are drawn as dashed reference lines (they were measured elsewhere; our own runs are solid).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..outputs import atomic_write_bytes
+from .metrics import QUALITY_METRICS
+
+#: Anchors overlaid by default: the classic codecs' strongest references and a few learned codecs.
+DEFAULT_ANCHORS = (
+    "vtm",
+    "bpg_444_x265_ycbcr",
+    "av1",
+    "compressai-bmshj2018-hyperprior_mse_cpu",
+    "compressai-cheng2020-anchor_mse_cpu",
+    "paper-elic2022_mse",
+)
+#: Our metric name -> key in the CompressAI anchor JSON.
+ANCHOR_KEYS = {"psnr": "psnr-rgb", "ms_ssim": "ms-ssim-rgb"}
+METRIC_LABELS = {
+    "psnr": "PSNR RGB (dB)",
+    "ms_ssim": "MS-SSIM (dB, -10 log10(1 - MS-SSIM))",
+    "percep": "perceptual distance (lower is better)",
+    "percep_eval": "perceptual distance, eval backbone (lower is better)",
+    "psnr_salient": "PSNR inside the salient region (dB)",
+}
+
+
+def _ms_ssim_db(v: float | None) -> float | None:
+    if v is None:
+        return None
+    return -10.0 * math.log10(max(1.0 - v, 1e-10))
+
+
+def load_anchors(folder: Path | None, names: Sequence[str] = DEFAULT_ANCHORS) -> dict[str, dict[str, list[float]]]:
+    """Published curves ``{label: {"bpp": [...], "psnr": [...], "ms_ssim": [...]}}``; missing files are skipped."""
+    out: dict[str, dict[str, list[float]]] = {}
+    if folder is None or not Path(folder).is_dir():
+        return out
+    for name in names:
+        path = Path(folder) / f"{name}.json"
+        if not path.is_file():
+            continue
+        try:
+            doc = json.loads(path.read_text())
+            res = doc["results"]
+        except (OSError, ValueError, KeyError):
+            continue
+        curve: dict[str, list[float]] = {"bpp": list(res.get("bpp", []))}
+        for ours, theirs in ANCHOR_KEYS.items():
+            if theirs in res:
+                curve[ours] = list(res[theirs])
+        out[f"{name} (published)"] = curve
+    return out
+
+
+def plot_rd(
+    doc: dict[str, Any],
+    prefix: str | os.PathLike,
+    anchors: dict[str, dict[str, list[float]]] | None = None,
+    metrics: Sequence[str] = QUALITY_METRICS,
+    max_bpp: float = 1.6,
+) -> list[Path]:
+    """One PNG per metric with data (``PREFIX_<metric>.png``); returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for metric in metrics:
+        series = []
+        for name, entry in doc["codecs"].items():
+            pts = [p for p in entry.get("points", []) if p.get(metric) is not None and p.get("bpp") is not None]
+            if len(pts) >= 1:
+                series.append((name, [p["bpp"] for p in pts], [p[metric] for p in pts]))
+        if not series:
+            continue
+        fig, ax = plt.subplots(figsize=(7.5, 5.2), dpi=110)
+        cmap = plt.get_cmap("tab10")
+        for i, (name, xs, ys) in enumerate(series):
+            if metric == "ms_ssim":
+                ys = [_ms_ssim_db(y) for y in ys]
+            style = {"lw": 2.2} if name.startswith("sdpic") else {"lw": 1.4}
+            ref = " (reference)" if name == doc.get("reference") else ""
+            ax.plot(xs, ys, "o-", ms=3.5, color=cmap(i % 10), label=f"{name}{ref}", **style)
+        for j, (label, curve) in enumerate((anchors or {}).items()):
+            if metric not in curve:
+                continue
+            xs = curve["bpp"]
+            ys = curve[metric] if metric != "ms_ssim" else [_ms_ssim_db(y) for y in curve[metric]]
+            pairs = [(x, y) for x, y in zip(xs, ys, strict=False) if x <= max_bpp * 1.05]
+            if pairs:
+                ax.plot(*zip(*pairs, strict=False), "--", lw=1.0, color=plt.get_cmap("Dark2")(j % 8), alpha=0.8,
+                        label=label)  # fmt: skip
+        ax.set_xlim(0, max_bpp)
+        ax.set_xlabel("bits per pixel (real file size)")
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        ax.set_title(f"{doc.get('dataset', '')}: {metric} vs rate ({doc.get('images', '?')} images)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right" if metric not in ("percep", "percep_eval") else "upper right")
+        fig.tight_layout()
+        out = Path(f"{prefix}_{metric}.png")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out.with_suffix(".tmp.png"))
+        plt.close(fig)
+        os.replace(out.with_suffix(".tmp.png"), out)
+        written.append(out)
+    return written
+
+
+def _fmt(v: float | None, digits: int = 1, suffix: str = "") -> str:
+    if v is None:
+        return "n/a"
+    return f"{v:+.{digits}f}{suffix}" if suffix == "%" else f"{v:.{digits}f}{suffix}"
+
+
+def markdown_table(doc: dict[str, Any]) -> str:
+    """BD-rate (vs the reference) per metric, mean encode/decode time, and the library that ran each codec."""
+    metrics = [m for m in QUALITY_METRICS if any(v is not None for v in doc.get("bd_rate", {}).get(m, {}).values())]
+    ref = doc.get("reference", "avif")
+    lines = [
+        f"BD-rate vs **{ref}** (negative = fewer bits for the same quality; Bjøntegaard, PCHIP, overlapping range), "
+        f"{doc.get('dataset', '')}, {doc.get('images', '?')} images. Times: mean wall seconds per image over the "
+        f"sweep, {doc.get('run', {}).get('threads_per_codec', 2)} threads.",
+        "",
+        "| codec | " + " | ".join(f"BD-rate {m}" for m in metrics) + " | bpp range | encode s | decode s | library |",
+        "|---|" + "---:|" * len(metrics) + "---|---:|---:|---|",
+    ]
+    for name, entry in doc["codecs"].items():
+        pts = entry.get("points", [])
+        if not pts:
+            reason = entry.get("skipped", "no points")
+            lines.append(f"| {name} | " + " | ".join("—" for _ in metrics) + f" | — | — | — | skipped: {reason} |")
+            continue
+        bds = [_fmt(doc["bd_rate"].get(m, {}).get(name), 1, "%") for m in metrics]
+        bpps = [p["bpp"] for p in pts if p.get("bpp") is not None]
+        enc = [p["encode_s"] for p in pts if p.get("encode_s") is not None]
+        dec = [p["decode_s"] for p in pts if p.get("decode_s") is not None]
+        lines.append(
+            f"| {name} | "
+            + " | ".join(bds)
+            + f" | {min(bpps):.3f}–{max(bpps):.3f} | {_fmt(sum(enc) / len(enc) if enc else None, 3)}"
+            + f" | {_fmt(sum(dec) / len(dec) if dec else None, 3)} | {entry.get('version', '')} |"
+        )
+    missing = [m for m in QUALITY_METRICS if m not in metrics]
+    if missing:
+        srcs = doc.get("metric_sources", {})
+        lines.append("")
+        for m in missing:
+            lines.append(f"- `{m}`: no values ({srcs.get(m, 'not measured')})")
+    return "\n".join(lines) + "\n"
+
+
+def points_table(doc: dict[str, Any]) -> str:
+    """Every averaged RD point as a Markdown table (for readers who want the numbers behind the plots)."""
+    cols = ["setting", "bpp", "psnr", "ms_ssim", "percep", "percep_eval", "psnr_salient", "encode_s", "decode_s"]
+    lines = ["| codec | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for name, entry in doc["codecs"].items():
+        for p in entry.get("points", []):
+            cells = []
+            for c in cols:
+                v = p.get(c)
+                if v is None:
+                    cells.append("n/a")
+                elif c == "setting":
+                    cells.append(f"{v:g}")
+                elif c in ("ms_ssim", "percep", "percep_eval", "bpp", "encode_s", "decode_s"):
+                    cells.append(f"{v:.4f}")
+                else:
+                    cells.append(f"{v:.2f}")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(doc: dict[str, Any], prefix: str | os.PathLike, anchors_dir: Path | None = None) -> list[Path]:
+    """Plots plus ``PREFIX_table.md`` (BD-rates, speeds, every point); returns the files written."""
+    files = plot_rd(doc, prefix, load_anchors(anchors_dir))
+    table = Path(f"{prefix}_table.md")
+    text = markdown_table(doc) + "\n### All points (averaged over images)\n\n" + points_table(doc)
+    atomic_write_bytes(table, text.encode())
+    return [*files, table]
