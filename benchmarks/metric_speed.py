@@ -1,0 +1,103 @@
+"""Cost of the perceptual metric as a training loss: forward + backward, batch 8, 256x256, 2 CPU threads.
+
+Why: the codec trains with this distance as (part of) its loss, so every step pays for it; the issue's
+budget is 0.3 s per step on 2 CPU threads. The reference is a constant target (no gradient), as in training.
+
+    python benchmarks/metric_speed.py [--backbone all] [--repeats 10] [--json results/metric/speed.json]
+
+Reports the median and best wall time of ``loss = metric(ref, img).mean(); loss.backward()``, plus
+forward-only (no_grad) time, for each backbone. Shared machines are noisy: the median of several
+repeats after two warm-up runs is the number to quote, the best is the machine's floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from sdpic.metric.backbones import BACKBONES, TAPS  # noqa: E402
+from sdpic.metric.distance import PerceptualDistance  # noqa: E402
+
+
+def time_backbone(backbone: str, batch: int, size: int, repeats: int) -> dict[str, object]:
+    """Time forward+backward and forward-only for one backbone; returns seconds (median, best, all)."""
+    metric = PerceptualDistance(backbone)
+    gen = torch.Generator().manual_seed(0)
+    ref = torch.rand(batch, 3, size, size, generator=gen)
+    base = (ref + 0.05 * torch.randn(batch, 3, size, size, generator=gen)).clamp(0, 1)
+
+    def step() -> None:
+        img = base.clone().requires_grad_(True)
+        loss = metric(ref, img).mean()
+        loss.backward()
+
+    def forward() -> None:
+        with torch.no_grad():
+            metric(ref, base)
+
+    out: dict[str, object] = {"backbone": backbone, "taps": list(TAPS[backbone])}
+    for name, fn in (("fwd_bwd", step), ("fwd_only", forward)):
+        for _ in range(2):
+            fn()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        out[name] = {"median_s": statistics.median(times), "best_s": min(times), "all_s": [round(t, 4) for t in times]}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backbone", default="all", choices=("all", *BACKBONES))
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--target", type=float, default=0.3, help="budget in seconds for forward+backward")
+    parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    backbones = BACKBONES if args.backbone == "all" else (args.backbone,)
+    results = []
+    for backbone in backbones:
+        r = time_backbone(backbone, args.batch, args.size, args.repeats)
+        results.append(r)
+        fb, fo = r["fwd_bwd"], r["fwd_only"]
+        verdict = "OK" if fb["median_s"] <= args.target else "OVER BUDGET"
+        print(
+            f"{backbone:20s} fwd+bwd median {fb['median_s']:.3f} s (best {fb['best_s']:.3f}) | "
+            f"fwd only median {fo['median_s']:.3f} s | target {args.target} s: {verdict}"
+        )
+    if args.json:
+        report = {
+            "command": "python benchmarks/metric_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "batch": args.batch,
+            "size": args.size,
+            "threads": args.threads,
+            "repeats": args.repeats,
+            "target_s": args.target,
+            "torch": torch.__version__,
+            "machine": f"{platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()}".strip(),
+            "load_avg_1min": os.getloadavg()[0],
+            "results": results,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
