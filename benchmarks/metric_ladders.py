@@ -29,8 +29,8 @@ from scipy.stats import spearmanr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from sdpic.metric import get_metric, ms_ssim, psnr, to_tensor  # noqa: E402
-from sdpic.metric.backbones import BACKBONES  # noqa: E402
+from sdpic.metric import get_metric, ms_ssim, psnr, to_tensor
+from sdpic.metric.backbones import BACKBONES
 
 QUALITIES = (90, 80, 70, 60, 50, 40, 30, 20, 10, 5)
 LADDERS: dict[str, tuple[float, ...]] = {

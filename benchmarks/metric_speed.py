@@ -25,8 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from sdpic.metric.backbones import BACKBONES, TAPS  # noqa: E402
-from sdpic.metric.distance import PerceptualDistance  # noqa: E402
+from sdpic.metric.backbones import BACKBONES, TAPS
+from sdpic.metric.distance import PerceptualDistance
 
 
 def time_backbone(backbone: str, batch: int, size: int, repeats: int) -> dict[str, object]:

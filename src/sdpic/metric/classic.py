@@ -38,9 +38,13 @@ def _check(x: torch.Tensor, y: torch.Tensor, min_side: int) -> tuple[torch.Tenso
     if y.dim() == 3:
         y = y.unsqueeze(0)
     if x.dim() != 4 or x.shape != y.shape:
-        raise InputImageError(f"expected two (N, C, H, W) tensors of the same shape; got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise InputImageError(
+            f"expected two (N, C, H, W) tensors of the same shape; got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     if min(x.shape[2:]) < min_side:
-        raise InputImageError(f"image is {x.shape[3]}x{x.shape[2]}; this measure needs at least {min_side} pixels a side")
+        raise InputImageError(
+            f"image is {x.shape[3]}x{x.shape[2]}; this measure needs at least {min_side} pixels a side"
+        )
     return x, y
 
 

@@ -48,7 +48,9 @@ def weights_file(backbone: str, version: str = DEFAULT_VERSION) -> Path:
         path = WEIGHTS_DIR / f"{backbone}_{version}.safetensors"
     if not path.is_file():
         shipped = sorted(p.stem.split("_")[-1] for p in WEIGHTS_DIR.glob(f"{backbone}_*.safetensors"))
-        raise ParameterError(f"no linear weights {path} for {backbone} (shipped versions: {', '.join(shipped) or 'none'})")
+        raise ParameterError(
+            f"no linear weights {path} for {backbone} (shipped versions: {', '.join(shipped) or 'none'})"
+        )
     return path
 
 
@@ -118,7 +120,8 @@ def check_pair(ref: torch.Tensor, img: torch.Tensor, min_side: int = MIN_SIDE) -
                 raise InputImageError(f"{name} contains NaN or infinity")
             if lo < -0.5 or hi > 1.5:
                 raise InputImageError(
-                    f"{name} values span [{lo.item():.3g}, {hi.item():.3g}]; expected RGB in [0, 1] (divide 8-bit by 255)"
+                    f"{name} values span [{lo.item():.3g}, {hi.item():.3g}]; "
+                    "expected RGB in [0, 1] (divide 8-bit by 255)"
                 )
     return ref, img  # a batch of 1 broadcasts against N (its features are computed once)
 
@@ -154,7 +157,8 @@ class PerceptualDistance(nn.Module):
             raise ParameterError(f"{path}: weights are for backbone {meta.get('backbone')!r}, not {backbone!r}")
         if [int(w.numel()) for w in weights] != list(spec.channels):
             raise ParameterError(
-                f"{path}: weight sizes {[int(w.numel()) for w in weights]} do not match {backbone} layers {list(spec.channels)}"
+                f"{path}: weight sizes {[int(w.numel()) for w in weights]} do not match "
+                f"{backbone} layers {list(spec.channels)}"
             )
         self.version = meta.get("version", version)
         self.calibrated = meta.get("calibrated", "false") == "true"
@@ -180,7 +184,9 @@ class PerceptualDistance(nn.Module):
             with torch.no_grad():  # the usual training case: the reference is a constant target
                 f_ref = self.features(ref)
         f_img = self.features(img)
-        return [torch.sum(w * (a - b) ** 2, dim=1, keepdim=True) for w, a, b in zip(self.lin, f_ref, f_img, strict=True)]
+        return [
+            torch.sum(w * (a - b) ** 2, dim=1, keepdim=True) for w, a, b in zip(self.lin, f_ref, f_img, strict=True)
+        ]
 
     def forward(self, ref: torch.Tensor, img: torch.Tensor, spatial: bool = False) -> torch.Tensor:
         ref, img = check_pair(ref, img)
