@@ -1,0 +1,184 @@
+"""The public API: ``compress(image, ...) -> bytes`` and ``decompress(bytes) -> PIL.Image``.
+
+This module joins the parts; each step lives in its own module::
+
+    image_io.load_image ─► saliency (optional) ─► quality_map.build_levels ─► codec.model (g_a, coding)
+        ─► format.pack        and back:  format.unpack ─► codec.model (decoding, g_s) ─► crop ─► PIL
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from . import format as fmt
+from .codec.model import LATENT_STRIDE, PAD_MULTIPLE, CodedLatents
+from .errors import FormatError, ModelMismatchError, ParameterError
+from .image_io import ImageLike, load_image, load_mask, to_pil
+from .quality_map import DEFAULT_ROI_STRENGTH, build_levels, decode_levels, encode_levels, quality_to_level
+from .zoo import DEFAULT_MODEL, entry_by_id, entry_by_name, load_model, weights_hash
+
+SaliencySpec = str | ImageLike | None
+
+
+@contextmanager
+def _threads(n: int | None):
+    """Run with ``n`` torch threads, restoring the previous setting afterwards."""
+    if n is None:
+        yield
+        return
+    if n < 1:
+        raise ParameterError(f"threads must be >= 1, got {n}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _padded_tensor(rgb: np.ndarray) -> torch.Tensor:
+    h, w = rgb.shape[:2]
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255.0)
+    ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    return x
+
+
+def _saliency_map(spec: SaliencySpec, rgb: np.ndarray) -> np.ndarray | None:
+    """None / "none" -> no map; "auto" -> the learned saliency model; else a mask image (path, PIL, array)."""
+    h, w = rgb.shape[:2]
+    if spec is None or (isinstance(spec, str) and spec == "none"):
+        return None
+    if isinstance(spec, str) and spec == "auto":
+        from .saliency import predict
+
+        return np.clip(np.asarray(predict(rgb, method="learned"), dtype=np.float32), 0.0, 1.0)
+    return load_mask(spec, w, h)
+
+
+def _pad_map(sal: np.ndarray, height: int, width: int) -> np.ndarray:
+    h, w = sal.shape
+    return np.pad(sal, ((0, height - h), (0, width - w)), mode="edge")
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    data: bytes
+    levels: np.ndarray  # per-block quality levels actually used
+
+
+def encode(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = None,
+           roi_strength: float = DEFAULT_ROI_STRENGTH, model: str = DEFAULT_MODEL,
+           threads: int | None = None) -> EncodeResult:
+    """Compress and also return the quality levels used (for reports); see :func:`compress`."""
+    loaded = load_image(image)
+    level = quality_to_level(quality)
+    entry = entry_by_name(model)
+    net = load_model(model)
+    sal = _saliency_map(saliency, loaded.rgb)
+    with _threads(threads), torch.inference_mode():
+        x = _padded_tensor(loaded.rgb)
+        lh, lw = x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE
+        padded_sal = None if sal is None else _pad_map(sal, x.shape[2], x.shape[3])
+        levels = build_levels(level, lh, lw, padded_sal, roi_strength)
+        q_levels = torch.from_numpy(levels)[None, None]
+        y = net.analyse(x, q_levels)
+        coded, _ = net.compress_latents(y, q_levels)
+    sections = {fmt.Section.HYPER_LATENTS: coded.z_bytes, fmt.Section.LATENTS: coded.y_bytes,
+                fmt.Section.ESCAPES: coded.escapes}
+    if np.any(levels != level):
+        sections[fmt.Section.QUALITY_MAP] = encode_levels(levels, level)
+    container = fmt.Container(
+        model_id=entry.model_id, weights_hash=weights_hash(entry.path), width=loaded.width, height=loaded.height,
+        colour=fmt.Colour.GREYSCALE if loaded.greyscale else fmt.Colour.RGB, quality=int(round(quality)),
+        level=level, sections=sections,
+    )
+    return EncodeResult(fmt.pack(container), levels)
+
+
+def compress(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = None,
+             roi_strength: float = DEFAULT_ROI_STRENGTH, model: str = DEFAULT_MODEL, threads: int | None = None,
+             target_bpp: float | None = None) -> bytes:
+    """Compress an image to .sdpic bytes.
+
+    ``quality`` 0..100 sets the global rate; ``saliency`` is ``None``/``"none"`` (uniform), ``"auto"``
+    (learned saliency model) or a mask (path, PIL image or array; bright = important), which moves
+    bits toward salient regions by ``roi_strength`` (0..1). With ``target_bpp`` the quality is
+    found by bisection on the real coded size (the largest quality whose file fits the target).
+    """
+    if target_bpp is not None:
+        return _compress_to_bpp(image, target_bpp, saliency, roi_strength, model, threads)
+    return encode(image, quality, saliency, roi_strength, model, threads).data
+
+
+def _compress_to_bpp(image: ImageLike, target_bpp: float, saliency: SaliencySpec, roi_strength: float,
+                     model: str, threads: int | None) -> bytes:
+    if not target_bpp > 0:
+        raise ParameterError(f"target bpp must be positive, got {target_bpp}")
+    loaded = load_image(image)  # decode once; the loop re-encodes pixels
+    sal = _saliency_map(saliency, loaded.rgb)
+    source = loaded.rgb if not loaded.greyscale else loaded.rgb[..., 0]
+    pixels = loaded.width * loaded.height
+    lo, hi = 0, 100
+    best = compress(source, 0, sal, roi_strength, model, threads)
+    while lo < hi:  # largest integer quality whose file fits the target (size grows with quality)
+        mid = (lo + hi + 1) // 2
+        data = compress(source, mid, sal, roi_strength, model, threads)
+        if len(data) * 8 / pixels <= target_bpp:
+            lo, best = mid, data
+        else:
+            hi = mid - 1
+    return best
+
+
+def decompress(data: bytes, threads: int | None = None) -> Image.Image:
+    """Decode .sdpic bytes to a PIL image (``RGB``, or ``L`` for greyscale sources)."""
+    container = fmt.unpack(data)
+    entry = entry_by_id(container.model_id)
+    if weights_hash(entry.path) != container.weights_hash:
+        raise ModelMismatchError(
+            f"stream was made with other weights of model {entry.name!r} (hash {container.weights_hash.hex()}, "
+            f"installed {weights_hash(entry.path).hex()}); install the sdpic version that wrote it")
+    net = load_model(entry.name)
+    ph = container.height + (-container.height) % PAD_MULTIPLE
+    pw = container.width + (-container.width) % PAD_MULTIPLE
+    lh, lw = ph // LATENT_STRIDE, pw // LATENT_STRIDE
+    if fmt.Section.QUALITY_MAP in container.sections:
+        levels = decode_levels(container.sections[fmt.Section.QUALITY_MAP], lh, lw, container.level)
+    else:
+        levels = np.full((lh, lw), container.level, dtype=np.int64)
+    coded = CodedLatents(container.sections[fmt.Section.HYPER_LATENTS], container.sections[fmt.Section.LATENTS],
+                         container.sections[fmt.Section.ESCAPES], lh, lw)
+    q_levels = torch.from_numpy(levels)[None, None]
+    with _threads(threads), torch.inference_mode():
+        y_hat = net.decompress_latents(coded, q_levels)
+        x_hat = net.synthesise(y_hat, q_levels)
+    x_hat = x_hat[0, :, : container.height, : container.width]
+    rgb = torch.round(x_hat.clamp(0, 1) * 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return to_pil(rgb, greyscale=container.colour == fmt.Colour.GREYSCALE)
+
+
+def info(data: bytes) -> dict:
+    """Header fields of a stream plus its bits per pixel."""
+    c = fmt.unpack(data)
+    try:
+        model_name = entry_by_id(c.model_id).name
+    except ModelMismatchError:
+        model_name = None
+    return {
+        "format_version": fmt.VERSION, "model_id": c.model_id, "model": model_name,
+        "weights_hash": c.weights_hash.hex(), "width": c.width, "height": c.height, "colour": c.colour.name.lower(),
+        "quality": c.quality, "level": c.level, "quality_map": fmt.Section.QUALITY_MAP in c.sections,
+        "bytes": len(data), "bpp": len(data) * 8 / (c.width * c.height),
+        "sections": {s.name.lower(): len(b) for s, b in sorted(c.sections.items())},
+    }
+
+
+__all__ = ["EncodeResult", "FormatError", "compress", "decompress", "encode", "info"]

@@ -1,0 +1,79 @@
+"""Thin wrapper over constriction's ANS coder for symbols grouped by integer frequency table.
+
+Symbols are coded group by group (one group per table row, ascending table id, array order inside a
+group) so each group uses one fixed categorical model; the decoder knows every symbol's table id
+before decoding, so it forms the same groups. Values outside a table's support are coded as the
+escape symbol (last entry) and carried raw, in the same order, by the caller.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import FormatError
+from .entropy import TABLE_TOTAL
+
+
+class TableCoder:
+    """Codes symbol indices with rows of an integer frequency table (see entropy.py's contract)."""
+
+    def __init__(self, freqs: np.ndarray, lengths: np.ndarray) -> None:
+        import constriction
+
+        self._constriction = constriction
+        self.lengths = np.asarray(lengths, dtype=np.int64)
+        self.models = [
+            constriction.stream.model.Categorical(freqs[t, : self.lengths[t]].astype(np.float64) / TABLE_TOTAL,
+                                                  perfect=False)
+            for t in range(len(self.lengths))
+        ]
+
+    def encode(self, indices: np.ndarray, table_ids: np.ndarray) -> bytes:
+        """indices[i] in [0, lengths[table_ids[i]]) -> compressed bytes (big-endian 32-bit words)."""
+        coder = self._constriction.stream.stack.AnsCoder()
+        order = np.argsort(table_ids, kind="stable")
+        ids_sorted = table_ids[order]
+        syms_sorted = indices[order].astype(np.int32)
+        bounds = np.searchsorted(ids_sorted, np.arange(len(self.lengths) + 1))
+        for t in range(len(self.lengths) - 1, -1, -1):  # ANS is a stack: encode in reverse decode order
+            lo, hi = bounds[t], bounds[t + 1]
+            if hi > lo:
+                coder.encode_reverse(syms_sorted[lo:hi], self.models[t])
+        return coder.get_compressed().astype(">u4").tobytes()
+
+    def decode(self, data: bytes, table_ids: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`encode` given the same table ids; raises FormatError on undecodable data."""
+        if len(data) % 4:
+            raise FormatError("entropy-coded section length is not a multiple of 4")
+        words = np.frombuffer(data, dtype=">u4").astype(np.uint32)
+        try:
+            coder = self._constriction.stream.stack.AnsCoder(words)
+        except Exception as exc:  # constriction rejects e.g. a zero last word
+            raise FormatError(f"entropy-coded section is invalid ({exc})") from None
+        order = np.argsort(table_ids, kind="stable")
+        ids_sorted = table_ids[order]
+        bounds = np.searchsorted(ids_sorted, np.arange(len(self.lengths) + 1))
+        out_sorted = np.empty(len(table_ids), dtype=np.int64)
+        try:
+            for t in range(len(self.lengths)):
+                lo, hi = bounds[t], bounds[t + 1]
+                if hi > lo:
+                    out_sorted[lo:hi] = coder.decode(self.models[t], int(hi - lo))
+        except Exception as exc:
+            raise FormatError(f"entropy-coded section cannot be decoded ({exc})") from None
+        out = np.empty_like(out_sorted)
+        out[order] = out_sorted
+        return out
+
+
+def pack_escapes(values: list[np.ndarray]) -> bytes:
+    """Raw escaped values as big-endian int32."""
+    if not values:
+        return b""
+    return np.concatenate(values).astype(">i4").tobytes()
+
+
+def unpack_escapes(data: bytes) -> np.ndarray:
+    if len(data) % 4:
+        raise FormatError("escape section length is not a multiple of 4")
+    return np.frombuffer(data, dtype=">i4").astype(np.int64)

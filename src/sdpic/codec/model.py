@@ -1,0 +1,342 @@
+"""The sdpic model: a variable-rate, quality-map-conditioned hyperprior codec with checkerboard context.
+
+::
+
+      x (B,3,H,W) in [0,1]         q: quality map (B,1,H/16,W/16), levels/64 in [0,1]
+        │                            │
+        │                 QualityEncoder ──► q_features (conditions g_a and g_s, SFT)
+        ▼                            │
+      g_a(x, q) ──► y ──► h_a ──► z ──► Q ──► ẑ ═══ factorised prior ═══► bits (section "z")
+                    │                          │
+                    │                          ▼
+                    │                  h_s(ẑ)  ──► hyper features (at y's resolution)
+                    │                          │
+                    │        pass 1 (anchors, (i+j) even):  ep(hyper, 0, q)         ──► μ, σ
+                    │        pass 2 (the rest):              ep(hyper, ctx(ŷ_anchors), q) ──► μ, σ
+                    ▼                          │
+        Q(y − μ) + μ = ŷ  ═══ Gaussian conditional (64 integer tables) ═══► bits (section "y")
+                    │
+                    ▼
+      g_s(ŷ, q) ──► x̂
+
+``forward`` is the training graph (uniform noise for the rate, straight-through rounding for the
+decoder). ``compress_latents`` / ``decompress_latents`` are the coding graph: h_s, ctx and ep run as
+exact integer networks (:mod:`sdpic.codec.exact`), so decoding is bit-identical everywhere.
+The decoder needs exactly two context passes regardless of image size.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import FormatError
+from . import exact
+from .coder import TableCoder, pack_escapes, unpack_escapes
+from .entropy import (
+    NUM_SCALES,
+    SCALE_MAX,
+    SCALE_MIN,
+    Z_HALF_WIDTH,
+    FactorizedPrior,
+    GaussianConditional,
+    gaussian_tables,
+    scale_table,
+)
+from .transforms import (
+    AnalysisTransform,
+    QualityEncoder,
+    SynthesisTransform,
+    anchor_mask,
+    context_fusion,
+    four_neighbours,
+    hyper_analysis,
+    hyper_synthesis,
+    parameter_fusion,
+)
+
+#: y is at 1/16 of the image resolution, z at 1/64: images are padded to a multiple of this.
+PAD_MULTIPLE = 64
+LATENT_STRIDE = 16
+QUALITY_LEVELS = 64  # quality map levels are integers 0..64, q = level / 64
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    latent_channels: int = 160
+    hyper_channels: int = 96
+    hyper_features: int = 128
+    context_channels: int = 128
+    cond_channels: int = 32
+    lambda_min: float = 0.0015  # rate-distortion trade-off at quality level 0 (MSE on [0,1] x 255^2)
+    lambda_max: float = 0.08    # ... and at level 64
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def ste_round(x: torch.Tensor) -> torch.Tensor:
+    """Round in the forward pass, identity gradient in the backward pass."""
+    return x + (torch.round(x) - x).detach()
+
+
+@dataclass
+class CodedLatents:
+    """The entropy-coded sections of one image (what the container stores)."""
+
+    z_bytes: bytes
+    y_bytes: bytes
+    escapes: bytes
+    latent_height: int
+    latent_width: int
+
+
+class SdpicModel(nn.Module):
+    """See the module docstring for the data flow."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        c = self.config
+        self.quality_encoder = QualityEncoder(c.cond_channels)
+        self.g_a = AnalysisTransform(c.latent_channels, c.cond_channels)
+        self.g_s = SynthesisTransform(c.latent_channels, c.cond_channels)
+        self.h_a = hyper_analysis(c.latent_channels, c.hyper_channels)
+        self.h_s = hyper_synthesis(c.hyper_channels, c.hyper_features)
+        self.context = context_fusion(c.latent_channels, c.context_channels)
+        self.params = parameter_fusion(c.hyper_features + c.context_channels + 1, c.latent_channels)
+        self.z_prior = FactorizedPrior(c.hyper_channels)
+        self.gaussian = GaussianConditional()
+        freqs, half_widths = gaussian_tables()
+        self.register_buffer("y_table_freqs", torch.from_numpy(freqs).to(torch.int32))
+        self.register_buffer("y_table_half_widths", torch.from_numpy(half_widths).to(torch.int32))
+        log_scales = np.log(scale_table())
+        thresholds = np.floor((log_scales[:-1] + log_scales[1:]) / 2.0 * exact.ACT_SCALE + 0.5)
+        self.register_buffer("y_scale_thresholds", torch.from_numpy(thresholds).to(torch.int64))
+        self._exact_nets: tuple | None = None
+        self._coders: tuple[TableCoder, TableCoder] | None = None
+
+    # ------------------------------------------------------------------ training graph
+    def lambda_map(self, q: torch.Tensor) -> torch.Tensor:
+        """Per-position rate-distortion multiplier for quality values q in [0, 1] (log-linear)."""
+        c = self.config
+        return c.lambda_min * (c.lambda_max / c.lambda_min) ** q
+
+    def _entropy_parameters(self, hyper: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor) -> tuple:
+        means, log_scales = self.params(torch.cat([hyper, ctx, q], dim=1)).chunk(2, dim=1)
+        return means, log_scales
+
+    def forward(self, x: torch.Tensor, q: torch.Tensor, autocast_transforms: bool = False) -> dict:
+        """Training pass. x: (B,3,H,W) in [0,1], H and W multiples of 64; q: (B,1,H/16,W/16) in [0,1]."""
+        cast = (torch.autocast(x.device.type, dtype=torch.bfloat16) if autocast_transforms else nullcontext())
+        q_features = self.quality_encoder(q)
+        q_pixels = q.repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
+        with cast:
+            y = self.g_a(x, q_pixels, q_features)
+        y = y.float()
+        z = self.h_a(y)
+        z_tilde = z + torch.empty_like(z).uniform_(-0.5, 0.5)
+        z_likelihoods = self.z_prior.likelihood(z_tilde)
+        hyper = self.h_s(ste_round(z))
+
+        mask = anchor_mask(y.shape[2], y.shape[3], y.device)
+        means_a, log_scales_a = self._entropy_parameters(hyper, torch.zeros_like(hyper[:, : self.config.context_channels]), q)
+        y_hat_anchor = (ste_round(y - means_a) + means_a) * mask
+        ctx = self.context(four_neighbours(y_hat_anchor))
+        means_n, log_scales_n = self._entropy_parameters(hyper, ctx, q)
+        means = means_a * mask + means_n * (1 - mask)
+        scales = torch.exp(log_scales_a * mask + log_scales_n * (1 - mask)).clamp(SCALE_MIN, SCALE_MAX)
+
+        y_tilde = y + torch.empty_like(y).uniform_(-0.5, 0.5)
+        y_likelihoods = self.gaussian(y_tilde, means, scales)
+        y_hat = ste_round(y - means) + means
+        with cast:
+            x_hat = self.g_s(y_hat, q_features)
+        return {"x_hat": x_hat.float(), "y_likelihoods": y_likelihoods, "z_likelihoods": z_likelihoods}
+
+    # ------------------------------------------------------------------ coding graph
+    def prepare_for_coding(self) -> None:
+        """Freeze the z tables and build the exact networks and table coders (call after loading weights)."""
+        self._exact_nets = (exact.ExactSequential(self.h_s), exact.ExactSequential(self.context),
+                            exact.ExactSequential(self.params))
+        z_freqs = self.z_prior.table_freqs.numpy().astype(np.int64)
+        z_lengths = np.full(len(z_freqs), z_freqs.shape[1], dtype=np.int64)
+        y_freqs = self.y_table_freqs.numpy().astype(np.int64)
+        y_lengths = 2 * self.y_table_half_widths.numpy().astype(np.int64) + 2
+        self._coders = (TableCoder(z_freqs, z_lengths), TableCoder(y_freqs, y_lengths))
+
+    def _require_prepared(self) -> tuple:
+        if self._exact_nets is None or self._coders is None:
+            self.prepare_for_coding()
+        return self._exact_nets, self._coders
+
+    def _exact_params(self, fused_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fixed-point ep on (1,C,N,1) -> exact means (float64) and scale-table indices (int64), each (M,N)."""
+        _, _, ep = self._exact_nets
+        out = ep(fused_input)[0, :, :, 0]
+        m = self.config.latent_channels
+        means = exact.from_fixed(out[:m])
+        indices = torch.searchsorted(self.y_scale_thresholds.to(torch.float64), out[m:].contiguous(), right=True)
+        return means, indices
+
+    def _hyper_and_quality(self, z_hat: torch.Tensor, q_levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hs, _, _ = self._exact_nets
+        hyper = hs(exact.to_fixed(z_hat))
+        q_fixed = q_levels.double() * (exact.ACT_SCALE / QUALITY_LEVELS)
+        return hyper, q_fixed
+
+    @staticmethod
+    def _gather(fmap: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """(1,C,h,w) and flat position indices -> (1,C,N,1)."""
+        return fmap.flatten(2)[:, :, positions, None]
+
+    def _passes(self, h: int, w: int) -> list[torch.Tensor]:
+        flat = anchor_mask(h, w).flatten().bool()
+        return [torch.nonzero(flat).flatten(), torch.nonzero(~flat).flatten()]
+
+    def _y_symbol_indices(self, residual: torch.Tensor, table_ids: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Signed integer residuals -> table symbol indices (escape where out of support) and escape values."""
+        half = self.y_table_half_widths.to(torch.int64)[table_ids]
+        inside = residual.abs() <= half
+        idx = torch.where(inside, residual + half, 2 * half + 1)
+        return idx.numpy(), residual[~inside].numpy()
+
+    @torch.no_grad()
+    def analyse(self, x: torch.Tensor, q_levels: torch.Tensor) -> torch.Tensor:
+        """g_a on a padded image (1,3,H,W) with integer quality levels (1,1,H/16,W/16) -> y (float32)."""
+        q = q_levels.float() / QUALITY_LEVELS
+        q_pixels = q.repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
+        return self.g_a(x, q_pixels, self.quality_encoder(q)).float()
+
+    @torch.no_grad()
+    def synthesise(self, y_hat: torch.Tensor, q_levels: torch.Tensor) -> torch.Tensor:
+        """g_s: dequantised latents and integer quality levels -> image in [0,1] (float32, unclamped)."""
+        q = q_levels.float() / QUALITY_LEVELS
+        return self.g_s(y_hat.float(), self.quality_encoder(q)).float()
+
+    @torch.no_grad()
+    def compress_latents(self, y: torch.Tensor, q_levels: torch.Tensor) -> tuple[CodedLatents, torch.Tensor]:
+        """Entropy-code latents y (1,M,h,w). Returns the coded sections and ŷ (what the decoder will see)."""
+        _, (z_coder, y_coder) = self._require_prepared()
+        _, ctx_net, _ = self._exact_nets
+        m = self.config.latent_channels
+        _, _, h, w = y.shape
+        z = self.h_a(y)
+        z_hat = torch.round(z).to(torch.int64)
+        z_idx, z_ids, z_esc = self._z_symbols(z_hat)
+        hyper, q_fixed = self._hyper_and_quality(z_hat.double(), q_levels)
+
+        y_flat = y.double()[0].flatten(1)  # (M, h*w)
+        y_hat_flat = torch.zeros_like(y_flat)
+        ctx_zero = torch.zeros(1, self.config.context_channels, h * w // 2 + 1, 1, dtype=torch.float64)
+        streams, escapes = [], [z_esc]
+        for pass_no, pos in enumerate(self._passes(h, w)):
+            if pass_no == 0:
+                ctx = ctx_zero[:, :, : len(pos)]
+            else:
+                y_hat_map = y_hat_flat.reshape(1, m, h, w)
+                ctx = ctx_net(self._gather(four_neighbours(exact.to_fixed(y_hat_map)), pos))
+            fused = torch.cat([self._gather(hyper, pos), ctx, self._gather(q_fixed, pos)], dim=1)
+            means, scale_idx = self._exact_params(fused)
+            residual = torch.round(y_flat[:, pos] - means).to(torch.int64)
+            y_hat_flat[:, pos] = residual.double() + means
+            ids = scale_idx.flatten()
+            idx, esc = self._y_symbol_indices(residual.flatten(), ids)
+            streams.append(y_coder.encode(idx, ids.numpy()))
+            escapes.append(esc)
+        y_bytes = join_streams(streams)
+        z_bytes = z_coder.encode(z_idx, z_ids)
+        coded = CodedLatents(z_bytes, y_bytes, pack_escapes(escapes), h, w)
+        return coded, y_hat_flat.reshape(1, m, h, w).float()
+
+    def _z_symbols(self, z_hat: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        c = z_hat.shape[1]
+        offsets = self.z_prior.table_offsets.to(torch.int64)[None, :, None, None]
+        rel = (z_hat - offsets)[0].flatten(1)  # (C, n)
+        ids = torch.arange(c)[:, None].expand_as(rel).flatten()
+        rel = rel.flatten()
+        inside = rel.abs() <= Z_HALF_WIDTH
+        idx = torch.where(inside, rel + Z_HALF_WIDTH, torch.full_like(rel, 2 * Z_HALF_WIDTH + 1))
+        return idx.numpy(), ids.numpy(), (rel[~inside] + offsets.flatten()[ids[~inside]]).numpy()
+
+    @torch.no_grad()
+    def decompress_latents(self, coded: CodedLatents, q_levels: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`compress_latents`: coded sections -> ŷ (1,M,h,w), bit-identical to the encoder's."""
+        _, (z_coder, y_coder) = self._require_prepared()
+        _, ctx_net, _ = self._exact_nets
+        c = self.config
+        h, w = coded.latent_height, coded.latent_width
+        zh, zw = h // 4, w // 4
+        escapes = unpack_escapes(coded.escapes)
+        esc_pos = 0
+
+        z_ids = np.repeat(np.arange(c.hyper_channels), zh * zw)
+        z_idx = z_coder.decode(coded.z_bytes, z_ids)
+        z_rel = z_idx - Z_HALF_WIDTH
+        offsets = self.z_prior.table_offsets.numpy().astype(np.int64)
+        z_vals = z_rel + offsets[z_ids]
+        esc_mask = z_idx == 2 * Z_HALF_WIDTH + 1
+        n_esc = int(esc_mask.sum())
+        if esc_pos + n_esc > len(escapes):
+            raise FormatError("escape section is shorter than the coded data requires")
+        z_vals[esc_mask] = escapes[esc_pos: esc_pos + n_esc]
+        esc_pos += n_esc
+        z_hat = torch.from_numpy(z_vals).reshape(1, c.hyper_channels, zh, zw)
+        hyper, q_fixed = self._hyper_and_quality(z_hat.double(), q_levels)
+
+        m = c.latent_channels
+        passes = self._passes(h, w)
+        y_hat_flat = torch.zeros(m, h * w, dtype=torch.float64)
+        # Pass 2's table ids depend on pass 1's values, so each pass is its own ANS stream.
+        streams = _split_streams(coded.y_bytes)
+        if len(streams) != 2:
+            raise FormatError("latent section must hold exactly two context passes")
+        for pass_no, pos in enumerate(passes):
+            if pass_no == 0:
+                ctx = torch.zeros(1, c.context_channels, len(pos), 1, dtype=torch.float64)
+            else:
+                ctx = ctx_net(self._gather(four_neighbours(exact.to_fixed(y_hat_flat.reshape(1, m, h, w))), pos))
+            fused = torch.cat([self._gather(hyper, pos), ctx, self._gather(q_fixed, pos)], dim=1)
+            means, scale_idx = self._exact_params(fused)
+            ids = scale_idx.flatten().numpy()
+            idx = y_coder.decode(streams[pass_no], ids)
+            half = self.y_table_half_widths.numpy().astype(np.int64)[ids]
+            if np.any(idx > 2 * half + 1):
+                raise FormatError("decoded symbol outside its table")
+            residual = idx - half
+            esc_mask = idx == 2 * half + 1
+            n_esc = int(esc_mask.sum())
+            if esc_pos + n_esc > len(escapes):
+                raise FormatError("escape section is shorter than the coded data requires")
+            residual[esc_mask] = escapes[esc_pos: esc_pos + n_esc]
+            esc_pos += n_esc
+            y_hat_flat[:, pos] = torch.from_numpy(residual).reshape(m, len(pos)).double() + means
+        if esc_pos != len(escapes):
+            raise FormatError("escape section has trailing values")
+        return y_hat_flat.reshape(1, m, h, w).float()
+
+
+def _split_streams(data: bytes) -> list[bytes]:
+    """The y section is two length-prefixed ANS streams (one per context pass)."""
+    out, pos = [], 0
+    while pos < len(data):
+        if pos + 4 > len(data):
+            raise FormatError("latent section is truncated")
+        n = int.from_bytes(data[pos: pos + 4], "big")
+        pos += 4
+        if pos + n > len(data):
+            raise FormatError("latent section is truncated")
+        out.append(data[pos: pos + n])
+        pos += n
+    return out
+
+
+def join_streams(streams: list[bytes]) -> bytes:
+    return b"".join(len(s).to_bytes(4, "big") + s for s in streams)
+
+
+__all__ = ["NUM_SCALES", "PAD_MULTIPLE", "QUALITY_LEVELS", "CodedLatents", "ModelConfig", "SdpicModel"]

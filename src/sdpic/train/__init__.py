@@ -1,0 +1,1 @@
+"""Training: image folders -> random crops -> rate + distortion loss -> resumable checkpoints."""

@@ -1,0 +1,59 @@
+"""`sdpic train`: train (or resume) the codec from image folders."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+#: glibc allocator settings that roughly double CPU training speed here (no mmap churn for big tensors).
+ALLOCATOR_ENV = {
+    "MALLOC_MMAP_MAX_": "0",
+    "MALLOC_TRIM_THRESHOLD_": "68719476736",
+    "MALLOC_TOP_PAD_": "1073741824",
+}
+
+
+def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train the codec (resumable)", description=__doc__)
+    p.add_argument("--run-dir", type=Path, default=Path("runs/sdpic-mse"), help="checkpoints and logs")
+    p.add_argument("--data", type=Path, nargs="*", default=None,
+                   help="image folders (default: ../shared/data/{bsds500/images,photos_hr,ecssd/images})")
+    p.add_argument("--steps", type=int, default=100_000)
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this long")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--crop", type=int, default=256, help="crop size, a multiple of 64")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--warmup-steps", type=int, default=500)
+    p.add_argument("--lr-decay-start", type=int, default=60_000)
+    p.add_argument("--no-bf16", action="store_true", help="train the transforms in fp32")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--init-from", type=Path, default=None, help="start from these weights (fresh optimiser)")
+    p.add_argument("--export", type=Path, default=None, help="write shippable weights here when stopping")
+    p.add_argument("--snapshot-every", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import ParameterError
+
+    if args.crop % 64 or args.crop < 64:
+        raise ParameterError("--crop must be a positive multiple of 64")
+    missing = {k: v for k, v in ALLOCATOR_ENV.items() if os.environ.get(k) != v}
+    if missing and not os.environ.get("SDPIC_NO_REEXEC") and sys.argv and sys.argv[0]:
+        # The allocator reads these at start-up only: restart this command with them set.
+        env = {**os.environ, **ALLOCATOR_ENV, "SDPIC_NO_REEXEC": "1"}
+        os.execve(sys.executable, [sys.executable, "-m", "sdpic.cli", *sys.argv[1:]], env)
+    from .loop import TrainConfig, train
+
+    cfg = TrainConfig(
+        run_dir=args.run_dir, folders=list(args.data or []), steps=args.steps, max_minutes=args.max_minutes,
+        batch_size=args.batch_size, crop=args.crop, lr=args.lr, warmup_steps=args.warmup_steps,
+        lr_decay_start=args.lr_decay_start, bf16=not args.no_bf16, threads=args.threads,
+        init_from=args.init_from, export=args.export, snapshot_every=args.snapshot_every, seed=args.seed,
+    )
+    path = train(cfg)
+    print(f"checkpoint: {path}")
+    return 0

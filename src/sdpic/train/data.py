@@ -1,0 +1,106 @@
+"""Training data: image folders decoded once into memory, random crops, random quality maps."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def default_train_folders(shared: str | os.PathLike | None = None) -> list[Path]:
+    """The default training folders under ../shared/data (those that exist)."""
+    root = Path(shared or os.environ.get("SDPIC_SHARED", "../shared")) / "data"
+    candidates = [root / "bsds500" / "images", root / "photos_hr", root / "ecssd" / "images"]
+    return [p for p in candidates if p.is_dir()]
+
+
+def list_images(folders: Sequence[str | os.PathLike]) -> list[Path]:
+    files: list[Path] = []
+    for folder in folders:
+        files += sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return files
+
+
+def _prepare(path: Path, min_side: int, max_side: int) -> np.ndarray | None:
+    """Decode, downscale large photos (hides JPEG artefacts, keeps crops at a photographic scale)."""
+    try:
+        with Image.open(path) as img:
+            img.draft("RGB", (max_side, max_side))  # fast JPEG DCT-domain downscale for huge photos
+            img = img.convert("RGB")
+    except (OSError, ValueError):
+        return None
+    w, h = img.size
+    if max(w, h) > max_side:
+        factor = max(w, h) / max_side
+        img = img.resize((round(w / factor), round(h / factor)), Image.LANCZOS)
+    elif max(w, h) > 1000:  # high-quality JPEGs of ~1 MP: halve to suppress compression artefacts
+        img = img.resize((w // 2, h // 2), Image.LANCZOS)
+    if min(img.size) < min_side:
+        return None
+    return np.asarray(img, dtype=np.uint8)
+
+
+class CropDataset(torch.utils.data.Dataset):
+    """Random crops (with flips) from images held in memory as uint8."""
+
+    def __init__(self, files: Sequence[Path], crop: int = 256, max_side: int = 1600, progress: bool = True) -> None:
+        self.crop = crop
+        self.images = []
+        for f in tqdm(files, desc="loading images", disable=not progress, unit="img"):
+            arr = _prepare(f, crop, max_side)
+            if arr is not None:
+                self.images.append(arr)
+        if not self.images:
+            raise RuntimeError("no usable training images found")
+        # Sample big images more often, in proportion to the number of crops they hold.
+        areas = np.array([a.shape[0] * a.shape[1] for a in self.images], dtype=np.float64)
+        self.weights = areas / areas.sum()
+
+    def __len__(self) -> int:
+        return 1 << 30  # an endless stream; the loop decides how many steps
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        rng = np.random.default_rng()
+        img = self.images[rng.choice(len(self.images), p=self.weights)]
+        h, w = img.shape[:2]
+        top, left = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
+        patch = img[top: top + self.crop, left: left + self.crop]
+        if rng.random() < 0.5:
+            patch = patch[:, ::-1]
+        return torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1).float().div(255.0)
+
+
+def random_quality_maps(batch: int, height: int, width: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random quality maps in [0, 1] at latent resolution, quantised to the codec's 65 levels.
+
+    Half uniform (plain variable rate), the rest spatially varying as in Song et al. 2021: linear
+    ramps and elliptic regions of interest, so the model learns to move bits between regions.
+    """
+    g = generator
+    maps = torch.empty(batch, 1, height, width)
+    ys = torch.linspace(0, 1, height)[:, None].expand(height, width)
+    xs = torch.linspace(0, 1, width)[None, :].expand(height, width)
+    for i in range(batch):
+        kind = torch.rand((), generator=g).item()
+        a, b = torch.rand(2, generator=g).tolist()
+        if kind < 0.5:
+            m = torch.full((height, width), a)
+        elif kind < 0.7:
+            angle = 2 * math.pi * torch.rand((), generator=g).item()
+            t = (xs * math.cos(angle) + ys * math.sin(angle))
+            t = (t - t.min()) / (t.max() - t.min() + 1e-9)
+            m = a + (b - a) * t
+        else:
+            cy, cx, ry, rx = torch.rand(4, generator=g).tolist()
+            inside = ((ys - cy) / (0.1 + 0.5 * ry)) ** 2 + ((xs - cx) / (0.1 + 0.5 * rx)) ** 2 <= 1.0
+            m = torch.where(inside, torch.tensor(max(a, b)), torch.tensor(min(a, b)))
+        maps[i, 0] = m
+    return torch.round(maps.clamp(0, 1) * 64) / 64
