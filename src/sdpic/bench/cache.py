@@ -26,6 +26,10 @@ def image_digest(rgb: np.ndarray) -> str:
     return h.hexdigest()[:20]
 
 
+def _with(base: Path, suffix: str) -> Path:
+    return base.parent / (base.name + suffix)  # not with_suffix: "q0.35" has a dot of its own
+
+
 def setting_label(setting: float | int) -> str:
     """Canonical file-name-safe text for a setting (``25``, ``0.35``)."""
     if isinstance(setting, int) or float(setting).is_integer():
@@ -43,7 +47,7 @@ class EncodeCache:
         if self.root is None:
             return None
         key = hashlib.sha256(codec_key.encode()).hexdigest()[:16]
-        return self.root / codec_name / key / digest / setting_label(setting)
+        return self.root / codec_name / key / digest / f"q{setting_label(setting)}"
 
     def load(
         self, codec_name: str, codec_key: str, digest: str, setting: float | int
@@ -53,8 +57,8 @@ class EncodeCache:
         if base is None:
             return None, {}
         try:
-            data = base.with_suffix(".bin").read_bytes()
-            meta = json.loads(base.with_suffix(".json").read_text())
+            data = _with(base, ".bin").read_bytes()
+            meta = json.loads(_with(base, ".json").read_text())
         except (OSError, ValueError):
             return None, {}
         if meta.get("bytes") != len(data):
@@ -69,14 +73,15 @@ class EncodeCache:
         if base is None:
             return
         meta = {**meta, "bytes": len(data)}
-        atomic_write_bytes(base.with_suffix(".bin"), data)
-        atomic_write_bytes(base.with_suffix(".json"), json.dumps(meta, sort_keys=True).encode())
+        atomic_write_bytes(_with(base, ".bin"), data)
+        atomic_write_bytes(_with(base, ".json"), json.dumps(meta, sort_keys=True).encode())
 
     def update_meta(
-        self, codec_name: str, codec_key: str, digest: str, setting: float | int, meta: dict[str, Any]
+        self, codec_name: str, codec_key: str, digest: str, setting: float | int, data: bytes, meta: dict[str, Any]
     ) -> None:
-        """Rewrite only the sidecar (new metrics for an already cached stream)."""
+        """Rewrite only the sidecar (new metrics for an already cached stream of ``data``)."""
         base = self._base(codec_name, codec_key, digest, setting)
         if base is None:
             return
-        atomic_write_bytes(base.with_suffix(".json"), json.dumps(meta, sort_keys=True).encode())
+        meta = {**meta, "bytes": len(data)}
+        atomic_write_bytes(_with(base, ".json"), json.dumps(meta, sort_keys=True).encode())

@@ -162,7 +162,7 @@ def _measure(
             raise InputImageError(f"{codec.name} decoded {decoded.shape}, expected {rgb.shape}")
         cached = {**suite.compute(rgb, decoded, mask), "decode_s": decode_s}
         meta = {**meta, "metrics": {**meta.get("metrics", {}), sig: cached}}
-        cache.update_meta(codec.name, key, digest, setting, meta)
+        cache.update_meta(codec.name, key, digest, setting, data, meta)
     point.update({k: cached.get(k) for k in QUALITY_METRICS})
     point["encode_s"] = meta.get("encode_s")
     point["decode_s"] = cached.get("decode_s")

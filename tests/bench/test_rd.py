@@ -1,0 +1,110 @@
+"""The RD runner's JSON schema, skip records, caching, the CLI and the report files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from sdpic.bench.metrics import ms_ssim_local, psnr
+from sdpic.bench.rd import list_images, run_rd
+from sdpic.bench.report import markdown_table, write_report
+from sdpic.cli import main
+
+from .conftest import smooth_image
+
+POINT_KEYS = {"setting", "bpp", "psnr", "ms_ssim", "percep", "percep_eval", "psnr_salient", "encode_s", "decode_s"}
+METRICS = {"psnr", "ms_ssim", "percep", "percep_eval", "psnr_salient"}
+
+
+def check_schema(doc: dict) -> None:
+    assert isinstance(doc["dataset"], str)
+    assert isinstance(doc["images"], int) and doc["images"] > 0
+    assert doc["reference"] == "avif"
+    assert isinstance(doc["codecs"], dict) and doc["codecs"]
+    for entry in doc["codecs"].values():
+        assert isinstance(entry["version"], str) and entry["version"]
+        assert isinstance(entry["points"], list)
+        if not entry["points"]:
+            assert entry["skipped"]  # never silently dropped
+        for p in entry["points"]:
+            assert set(p) >= POINT_KEYS
+            for k in POINT_KEYS - {"setting"}:
+                assert p[k] is None or (isinstance(p[k], float) and math.isfinite(p[k]))
+            assert p["bpp"] > 0
+    assert set(doc["bd_rate"]) == METRICS
+    for row in doc["bd_rate"].values():
+        assert set(row) <= set(doc["codecs"])
+        assert all(v is None or isinstance(v, float) for v in row.values())
+    json.dumps(doc, allow_nan=False)
+
+
+@pytest.fixture
+def settings() -> dict:
+    return {"jpeg": [20, 50, 80], "avif": [30, 55, 80], "webp": [20, 50, 80]}
+
+
+def test_run_rd_schema_and_cache(image_dir, tmp_path, settings) -> None:
+    images = list_images(image_dir)
+    kwargs = dict(workers=1, cache_dir=tmp_path / "cache", settings=settings, progress=False, want_percep=True)
+    doc = run_rd(images, ["jpeg", "avif", "webp", "sdpic-doesnotexist"], **kwargs)
+    check_schema(doc)
+    assert doc["bd_rate"]["psnr"]["avif"] == pytest.approx(0.0, abs=1e-9)
+    assert doc["bd_rate"]["psnr"]["jpeg"] is not None
+    assert "sdpic-doesnotexist" in doc["skipped"]
+    jpeg_pts = doc["codecs"]["jpeg"]["points"]
+    assert [p["setting"] for p in jpeg_pts] == [20, 50, 80]
+    assert jpeg_pts[0]["bpp"] < jpeg_pts[-1]["bpp"] and jpeg_pts[0]["psnr"] < jpeg_pts[-1]["psnr"]
+    assert all(p["ms_ssim"] is not None for p in jpeg_pts)  # 176x192 is large enough for 5 scales
+    assert set(doc["codecs"]["jpeg"]["per_image"]) == {"img0.png", "img1.png"}
+
+    # rerun: everything comes from the cache, no codec is called
+    from sdpic.bench.codecs import avif, jpeg, webp
+
+    def boom(*a, **k):
+        raise AssertionError("codec called despite the cache")
+
+    mp = pytest.MonkeyPatch()
+    for mod, cls in ((jpeg, "JpegCodec"), (avif, "AvifCodec"), (webp, "WebpCodec")):
+        mp.setattr(getattr(mod, cls), "encode", boom)
+        mp.setattr(getattr(mod, cls), "decode", boom)
+    try:
+        from sdpic.bench import rd
+
+        rd._WORKER.clear()
+        again = run_rd(images, ["jpeg", "avif", "webp"], **kwargs)
+    finally:
+        mp.undo()
+    assert again["codecs"]["jpeg"]["points"] == jpeg_pts
+
+
+def test_report_files(image_dir, tmp_path, settings) -> None:
+    doc = run_rd(list_images(image_dir), ["jpeg", "avif"], workers=1, cache_dir=None, settings=settings, progress=False)
+    files = write_report(doc, tmp_path / "out" / "rd", anchors_dir=None)
+    names = {f.name for f in files}
+    assert {"rd_psnr.png", "rd_ms_ssim.png", "rd_table.md"} <= names
+    table = markdown_table(doc)
+    assert "| jpeg |" in table and "BD-rate psnr" in table
+
+
+def test_cli_rd_and_report(image_dir, tmp_path) -> None:
+    out = tmp_path / "rd.json"
+    rc = main(["bench", "rd", "--images", str(image_dir), "--codecs", "jpeg,avif", "--workers", "2", "--out", str(out),
+               "--cache-dir", str(tmp_path / "c"), "--quiet", "--no-percep"])  # fmt: skip
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    check_schema(doc)
+    assert main(["bench", "rd", "--images", str(image_dir), "--codecs", "jpeg", "--out", str(out), "--quiet"]) == 1
+    assert main(["bench", "report", str(out), "--plot", str(tmp_path / "p")]) == 0
+    assert (tmp_path / "p_psnr.png").is_file()
+
+
+def test_metric_basics() -> None:
+    a = smooth_image(200, 200)
+    assert psnr(a, a) == 100.0
+    assert ms_ssim_local(a, a) == pytest.approx(1.0, abs=1e-6)
+    b = a.copy()
+    b[::2] = 255 - b[::2]
+    assert ms_ssim_local(a, b) < 0.5
+    assert ms_ssim_local(a[:100, :100], a[:100, :100]) is None  # too small for 5 scales

