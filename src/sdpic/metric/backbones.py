@@ -292,12 +292,12 @@ def _fold_all(net: nn.Module) -> None:
 
 
 def _build(backbone: str, taps: tuple[int, ...]) -> nn.Module:
-    if backbone == "mobilenet_v2":
-        net: nn.Module = MobileNetV2Features(taps)
-    elif backbone == "efficientnet_lite0":
-        net = EfficientNetLite0Features(taps)
-    else:
+    if backbone not in BACKBONES:
         raise ParameterError(f"unknown backbone {backbone!r} (choose from {', '.join(BACKBONES)})")
+    # Layer construction draws random initial weights; fork the RNG so that building the metric (lazily, on
+    # first use) does not shift the caller's random stream -- the codec's training must stay reproducible.
+    with torch.random.fork_rng():
+        net: nn.Module = MobileNetV2Features(taps) if backbone == "mobilenet_v2" else EfficientNetLite0Features(taps)
     state = _load_state(backbone)
     own = net.state_dict()
     missing = [k for k in own if k not in state]

@@ -131,10 +131,11 @@ def read_bapps(root: str | Path) -> list[Triplet]:
     for d in dirs:
         for jpath in sorted(list((d / "judge").glob("*.npy")) + list((d / "judge").glob("*.txt"))):
             stem = jpath.stem
+            judge = _read_judge(jpath)
             paths = [_find_image(d / sub, stem) for sub in ("ref", "p0", "p1")]
             if any(p is None for p in paths):
                 raise InputImageError(f"{jpath}: no matching image in ref/, p0/ or p1/")
-            triplets.append(Triplet(paths[0], paths[1], paths[2], _read_judge(jpath)))  # type: ignore[arg-type]
+            triplets.append(Triplet(paths[0], paths[1], paths[2], judge))  # type: ignore[arg-type]
     if not triplets:
         raise InputImageError(f"{root}: the BAPPS directories hold no judgments")
     return triplets
@@ -373,15 +374,19 @@ def calibrate(
     triplets: Sequence[Triplet],
     backbone: str = DEFAULT_BACKBONE,
     init_version: str = DEFAULT_VERSION,
-    epochs: int = 50,
-    lr: float = 1e-3,
-    batch_size: int = 50,
+    steps: int = 2000,
+    lr: float = 1e-2,
+    batch_size: int = 64,
     val_frac: float = 0.2,
     seed: int = 0,
     tune_last: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> CalibrationResult:
     """Fit the per-channel weights (and, with ``tune_last`` > 0, the last backbone blocks) on 2AFC triplets.
+
+    Adam, ``steps`` minibatches of ``batch_size`` triplets (reshuffled every epoch), learning rate decayed
+    linearly to 0; the weights are clamped to >= 0 after each step (LPIPS). ``val_frac`` of the triplets is
+    held out and only scored.
 
     Deterministic for a given seed and thread count. With ``tune_last == 0`` the backbone stays frozen and the
     per-channel terms are precomputed once, so this is fast even on a CPU; with ``tune_last`` > 0 every step
@@ -391,18 +396,19 @@ def calibrate(
         raise ParameterError(f"unknown backbone {backbone!r} (choose from {', '.join(BACKBONES)})")
     if len(triplets) < 2:
         raise InputImageError(f"need at least 2 triplets to calibrate, got {len(triplets)}")
-    if epochs < 1 or lr <= 0 or batch_size < 1 or not 0 <= val_frac < 1:
-        raise ParameterError("epochs and batch size must be >= 1, lr > 0, 0 <= val_frac < 1")
+    if steps < 1 or lr <= 0 or batch_size < 1 or not 0 <= val_frac < 1:
+        raise ParameterError("steps and batch size must be >= 1, lr > 0, 0 <= val_frac < 1")
     if not 0 <= tune_last <= len(TAPS[backbone]) + 8:
         raise ParameterError(f"tune_last must be between 0 and a few blocks, got {tune_last}")
-    torch.manual_seed(seed)
     say = progress or (lambda _msg: None)
     metric = PerceptualDistance(backbone, init_version)
     train_idx, val_idx = _split(len(triplets), val_frac, seed)
     judge = torch.tensor([t.judge for t in triplets], dtype=torch.float32)
     sizes = [int(w.numel()) for w in metric.lin]
     w = nn.Parameter(torch.cat([p.detach().view(-1) for p in metric.lin]).clone())
-    head = RankingHead()
+    with torch.random.fork_rng():  # seeded here, after the backbone is built: same init on every call
+        torch.manual_seed(seed)
+        head = RankingHead()
     params: list[nn.Parameter] = [w, *head.parameters()]
     net = None
     if tune_last:
@@ -453,22 +459,27 @@ def calibrate(
     result.scores["train_before"] = score(train_idx)
     result.scores["val_before"] = score(val_idx)
     gen = torch.Generator().manual_seed(seed)
-    for epoch in range(epochs):
-        order = [train_idx[i] for i in torch.randperm(len(train_idx), generator=gen).tolist()]
-        total = 0.0
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            d0, d1 = dists(idx)
-            loss = F.binary_cross_entropy_with_logits(head(d0, d1), judge[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                w.clamp_(min=0.0)
-            total += float(loss) * len(idx)
-        result.history.append(total / len(order))
-        if epoch == 0 or (epoch + 1) % max(1, epochs // 5) == 0 or epoch == epochs - 1:
-            say(f"epoch {epoch + 1}/{epochs}: loss {result.history[-1]:.4f}")
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 1.0 - k / steps)  # linear decay to 0
+    order: list[int] = []
+    total, count = 0.0, 0
+    for step in range(steps):
+        if len(order) < batch_size:  # reshuffle: a new epoch
+            order += [train_idx[i] for i in torch.randperm(len(train_idx), generator=gen).tolist()]
+        idx, order = order[:batch_size], order[batch_size:]
+        d0, d1 = dists(idx)
+        loss = F.binary_cross_entropy_with_logits(head(d0, d1), judge[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            w.clamp_(min=0.0)
+        total += float(loss.detach()) * len(idx)
+        count += len(idx)
+        if (step + 1) % max(1, steps // 5) == 0 or step == steps - 1:
+            result.history.append(total / count)
+            say(f"step {step + 1}/{steps}: loss {total / count:.4f}")
+            total, count = 0.0, 0
     result.scores["train_after"] = score(train_idx)
     result.scores["val_after"] = score(val_idx)
     result.weights = [c.detach().clone() for c in torch.split(w.detach(), sizes)]

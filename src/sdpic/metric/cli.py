@@ -79,9 +79,9 @@ def _calibrate_parser() -> argparse.ArgumentParser:
     dest = p.add_mutually_exclusive_group()
     dest.add_argument("--out", type=Path, help="output file (default ./<backbone>_<version>.safetensors)")
     dest.add_argument("--install", action="store_true", help="write into the package so version=<version> loads it")
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--steps", type=int, default=2000, help="optimiser steps (minibatches)")
+    p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate, decayed linearly to 0")
+    p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--val-frac", type=float, default=0.2, help="fraction of triplets held out for the report")
     p.add_argument("--tune-last", type=int, default=0, help="also fine-tune the last N backbone blocks (report only)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
@@ -216,7 +216,7 @@ def run_calibrate(args: argparse.Namespace) -> int:
         triplets,
         backbone=args.backbone,
         init_version=args.init,
-        epochs=args.epochs,
+        steps=args.steps,
         lr=args.lr,
         batch_size=args.batch_size,
         val_frac=args.val_frac,
