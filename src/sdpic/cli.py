@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 from .errors import SdpicError
 
-# (module, description). A module that is missing from this build is simply not offered.
+# Modules providing subcommands. A module that is missing from this build is simply not offered.
 _SUBCOMMAND_MODULES = (
     "sdpic.codec_cli",
+    "sdpic.demo",
     "sdpic.train.cli",
     "sdpic.saliency.cli",
     "sdpic.metric.cli",

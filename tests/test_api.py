@@ -1,0 +1,64 @@
+"""The public API: round trips on odd sizes and kinds, typed errors, target bitrate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import sdpic
+from sdpic.api import info
+from tests.conftest import smooth_image
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (65, 257), (512, 768)])
+def test_round_trip_on_odd_sizes(height: int, width: int) -> None:
+    img = smooth_image(height, width)
+    data = sdpic.compress(img, quality=60)
+    out = sdpic.decompress(data)
+    assert out.size == (width, height) and out.mode == "RGB"
+    assert info(data)["bytes"] == len(data)
+
+
+def test_greyscale_comes_back_greyscale() -> None:
+    out = sdpic.decompress(sdpic.compress(smooth_image(40, 30)[..., 0]))
+    assert out.mode == "L" and out.size == (30, 40)
+
+
+def test_quality_orders_rate() -> None:
+    img = smooth_image(128, 128, seed=5)
+    sizes = [len(sdpic.compress(img, quality=q)) for q in (5, 50, 95)]
+    assert sizes[0] < sizes[1] < sizes[2]
+
+
+def test_roi_mask_spends_more_bits_inside_the_region() -> None:
+    from sdpic.api import encode
+
+    img = smooth_image(128, 128, seed=6)
+    mask = np.zeros((128, 128), np.float32)
+    mask[:64, :64] = 1.0
+    result = encode(img, quality=40, saliency=mask)
+    assert result.levels[:4, :4].mean() > result.levels[4:, 4:].mean()
+
+
+def test_target_bpp_is_met() -> None:
+    img = smooth_image(128, 128, seed=7)
+    data = sdpic.compress(img, target_bpp=1.0)
+    assert len(data) * 8 / (128 * 128) <= 1.0
+
+
+def test_errors_are_typed() -> None:
+    with pytest.raises(sdpic.FormatError):
+        sdpic.decompress(b"garbage!")
+    with pytest.raises(sdpic.ParameterError):
+        sdpic.compress(smooth_image(8, 8), quality=150)
+    with pytest.raises(sdpic.UnknownModelError):
+        sdpic.compress(smooth_image(8, 8), model="nope")
+    with pytest.raises(sdpic.InputImageError):
+        sdpic.compress("/nonexistent.png")
+    assert issubclass(sdpic.FormatError, sdpic.SdpicError)
+
+
+def test_pil_input() -> None:
+    img = Image.fromarray(smooth_image(20, 20))
+    assert sdpic.decompress(sdpic.compress(img)).size == (20, 20)

@@ -1,0 +1,77 @@
+"""CLI behaviour: outputs, refusal to overwrite, atomic writes, batches with bad files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sdpic.cli import main
+from tests.conftest import smooth_image
+
+
+@pytest.fixture
+def image_file(tmp_path: Path) -> Path:
+    path = tmp_path / "photo.png"
+    Image.fromarray(smooth_image(48, 80)).save(path)
+    return path
+
+
+def test_compress_decompress_info(tmp_path: Path, image_file: Path, capsys) -> None:
+    assert main(["compress", str(image_file), "--quality", "70"]) == 0
+    stream = tmp_path / "photo.sdpic"
+    assert stream.exists()
+    assert main(["decompress", str(stream), "-o", str(tmp_path / "back.png")]) == 0
+    assert Image.open(tmp_path / "back.png").size == (80, 48)
+    capsys.readouterr()
+    assert main(["info", str(stream), "--json"]) == 0
+    fields = json.loads(capsys.readouterr().out)
+    assert fields["width"] == 80 and fields["model"] == "sdpic-mse" and fields["bpp"] > 0
+
+
+def test_refuses_existing_output_without_force(tmp_path: Path, image_file: Path) -> None:
+    out = tmp_path / "photo.sdpic"
+    out.write_bytes(b"keep me")
+    assert main(["compress", str(image_file)]) == 1
+    assert out.read_bytes() == b"keep me"
+    assert main(["compress", str(image_file), "--force"]) == 0
+    assert out.read_bytes()[:4] == b"SDPC"
+
+
+def test_never_overwrites_an_input(tmp_path: Path, image_file: Path) -> None:
+    before = image_file.read_bytes()
+    assert main(["compress", str(image_file), "-o", str(image_file), "--force"]) == 1
+    assert image_file.read_bytes() == before
+
+
+def test_batch_continues_after_a_bad_file(tmp_path: Path, image_file: Path, capsys) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG broken")
+    out_dir = tmp_path / "out"
+    assert main(["compress", str(bad), str(image_file), "--out-dir", str(out_dir)]) == 1
+    assert (out_dir / "photo.sdpic").exists() and not (out_dir / "bad.sdpic").exists()
+    assert "bad.png" in capsys.readouterr().err
+    assert not list(out_dir.glob(".*part"))  # no temp files left behind
+
+
+def test_decompress_of_a_corrupt_file_is_a_clean_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sdpic"
+    junk.write_bytes(b"SDPC\x01" + b"\0" * 40)
+    result = subprocess.run([sys.executable, "-m", "sdpic.cli", "decompress", str(junk)], capture_output=True,
+                            text=True)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "error" in result.stderr
+
+
+def test_saliency_mask_option(tmp_path: Path, image_file: Path) -> None:
+    mask = tmp_path / "mask.png"
+    Image.new("L", (80, 48), 255).save(mask)
+    assert main(["compress", str(image_file), "--saliency", str(mask), "-o", str(tmp_path / "m.sdpic")]) == 0
+
+
+def test_output_with_several_inputs_is_refused(tmp_path: Path, image_file: Path) -> None:
+    assert main(["compress", str(image_file), str(image_file), "-o", str(tmp_path / "x.sdpic")]) == 1

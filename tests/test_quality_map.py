@@ -1,0 +1,46 @@
+"""Quality map construction and its coding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sdpic.errors import FormatError, ParameterError
+from sdpic.quality_map import build_levels, decode_levels, encode_levels, quality_to_level
+
+
+def test_quality_to_level_range() -> None:
+    assert quality_to_level(0) == 0 and quality_to_level(100) == 64 and quality_to_level(50) == 32
+    with pytest.raises(ParameterError):
+        quality_to_level(101)
+
+
+def test_saliency_moves_levels_toward_salient_blocks() -> None:
+    sal = np.zeros((64, 64), dtype=np.float32)
+    sal[:32, :32] = 1.0
+    levels = build_levels(32, 4, 4, sal, strength=0.25)
+    assert levels[:2, :2].min() > 32 > levels[2:, 2:].max()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_levels_round_trip(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    levels = np.clip(np.cumsum(rng.integers(-3, 4, (9, 13)), axis=1) + 30, 0, 64)
+    data = encode_levels(levels, 30)
+    assert np.array_equal(decode_levels(data, 9, 13, 30), levels)
+
+
+def test_smooth_map_is_cheap() -> None:
+    levels = np.full((32, 48), 20)
+    levels[8:24, 10:30] = 40
+    assert len(encode_levels(levels, 20)) < 40
+
+
+def test_garbage_map_is_a_typed_error_or_in_range() -> None:
+    for seed in range(20):
+        blob = np.random.default_rng(seed).integers(1, 2**32, 3, dtype=np.uint64).astype(">u4").tobytes()
+        try:
+            levels = decode_levels(blob, 5, 5, 32)
+        except FormatError:
+            continue
+        assert levels.min() >= 0 and levels.max() <= 64
