@@ -75,7 +75,13 @@ class ExactSequential:
         for kind, params in self.layers:
             if kind == "conv":
                 w, b, stride, padding = params
-                out = F.conv2d(a, w, None, stride, padding)
+                if w.shape[2:] == (1, 1) and stride == (1, 1):
+                    # 1x1 convolution as one float64 GEMM (faster than conv2d's path; equally exact).
+                    bsz, cin, hh, ww = a.shape
+                    out = torch.matmul(w.reshape(w.shape[0], cin), a.reshape(bsz, cin, hh * ww))
+                    out = out.reshape(bsz, w.shape[0], hh, ww)
+                else:
+                    out = F.conv2d(a, w, None, stride, padding)
                 if b is not None:
                     out = out + b[None, :, None, None]
                 a = torch.clamp(torch.floor(out / float(1 << WEIGHT_BITS) + 0.5), -ACT_LIMIT, ACT_LIMIT)

@@ -42,11 +42,14 @@ class QualityModulation(nn.Module):
 
     def forward(self, x: torch.Tensor, q_features: torch.Tensor) -> torch.Tensor:
         scale, shift = self.to_affine(q_features).to(x.dtype).chunk(2, dim=1)
-        if scale.shape[-2:] != x.shape[-2:]:
-            factor = x.shape[-2] // scale.shape[-2]
-            scale = scale.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
-            shift = shift.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
-        return x * (1.0 + scale) + shift
+        b, c, h, w = scale.shape
+        factor = x.shape[-2] // h
+        if factor == 1:
+            return x * (1.0 + scale) + shift
+        # Broadcast over factor x factor blocks through a view: no upsampled copy of scale/shift.
+        xv = x.reshape(b, c, h, factor, w, factor)
+        out = xv * (1.0 + scale[:, :, :, None, :, None]) + shift[:, :, :, None, :, None]
+        return out.reshape(x.shape)
 
 
 class QualityEncoder(nn.Module):
