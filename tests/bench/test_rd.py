@@ -80,7 +80,10 @@ def test_run_rd_schema_and_cache(image_dir, tmp_path, settings) -> None:
 
 
 def test_report_files(image_dir, tmp_path, settings) -> None:
-    doc = run_rd(list_images(image_dir), ["jpeg", "avif"], workers=1, cache_dir=None, settings=settings, progress=False)
+    doc = run_rd(
+        list_images(image_dir), ["jpeg", "avif"], workers=1, cache_dir=None, settings=settings, progress=False,
+        want_percep=False,
+    )  # fmt: skip
     files = write_report(doc, tmp_path / "out" / "rd", anchors_dir=None)
     names = {f.name for f in files}
     assert {"rd_psnr.png", "rd_ms_ssim.png", "rd_table.md"} <= names
@@ -98,6 +101,21 @@ def test_cli_rd_and_report(image_dir, tmp_path) -> None:
     assert main(["bench", "rd", "--images", str(image_dir), "--codecs", "jpeg", "--out", str(out), "--quiet"]) == 1
     assert main(["bench", "report", str(out), "--plot", str(tmp_path / "p")]) == 0
     assert (tmp_path / "p_psnr.png").is_file()
+
+
+def test_batched_metrics_match_single_pairs() -> None:
+    from sdpic.bench.metrics import MetricSuite
+
+    suite = MetricSuite(want_percep=False)
+    a = smooth_image(180, 184)
+    b = (a // 8) * 8
+    c = (a // 32) * 32
+    batch = suite.compute_batch(a, [b, c], None)
+    assert batch[0]["psnr"] > batch[1]["psnr"]
+    for one, img in zip(batch, [b, c], strict=True):
+        single = suite.compute(a, img, None)
+        assert single["psnr"] == pytest.approx(one["psnr"])
+        assert single["ms_ssim"] == pytest.approx(one["ms_ssim"], abs=1e-6)
 
 
 def test_metric_basics() -> None:

@@ -126,47 +126,67 @@ def process_image(path: str, cfg: RDConfig) -> dict[str, Any]:
         codec: Codec | None = state["codecs"].get(name)
         if codec is None or not codec.is_available():
             continue
-        points = []
-        for raw_setting in cfg.settings.get(name, codec.settings):
-            points.append(_measure(codec, rgb, digest, raw_setting, mask, suite, cache, sig))
-        result["codecs"][name] = points
+        try:
+            settings = [codec.normalise_setting(s) for s in cfg.settings.get(name, codec.settings)]
+            result["codecs"][name] = _measure_sweep(codec, rgb, digest, settings, mask, suite, cache, sig)
+        except Exception as exc:  # one broken codec must not sink the other codecs' results
+            result.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
     result["sources"] = dict(suite.sources)
     return result
 
 
-def _measure(
+#: Decoded images measured in one metric batch (bounded to keep memory modest on large images).
+METRIC_BATCH = 8
+
+
+def _measure_sweep(
     codec: Codec,
     rgb: np.ndarray,
     digest: str,
-    raw_setting: float,
+    settings: list[float | int],
     mask: np.ndarray | None,
     suite: MetricSuite,
     cache: EncodeCache,
     sig: str,
-) -> dict[str, Any]:
-    setting = codec.normalise_setting(raw_setting)
+) -> list[dict[str, Any]]:
+    """Encode (or fetch) every setting, then decode and measure the uncached ones in batches."""
     key = codec.key()
-    data, meta = cache.load(codec.name, key, digest, setting)
-    if data is None:
-        t0 = time.perf_counter()
-        data = codec.encode(rgb, setting)
-        meta = {"encode_s": time.perf_counter() - t0}
-        cache.store(codec.name, key, digest, setting, data, meta)
-    point: dict[str, Any] = {"setting": setting, "bpp": len(data) * 8.0 / (rgb.shape[0] * rgb.shape[1])}
-    cached = meta.get("metrics", {}).get(sig)
-    if cached is None:
-        t0 = time.perf_counter()
-        decoded = codec.decode(data)
-        decode_s = time.perf_counter() - t0
-        if decoded.shape != rgb.shape:
-            raise InputImageError(f"{codec.name} decoded {decoded.shape}, expected {rgb.shape}")
-        cached = {**suite.compute(rgb, decoded, mask), "decode_s": decode_s}
-        meta = {**meta, "metrics": {**meta.get("metrics", {}), sig: cached}}
-        cache.update_meta(codec.name, key, digest, setting, data, meta)
-    point.update({k: cached.get(k) for k in QUALITY_METRICS})
-    point["encode_s"] = meta.get("encode_s")
-    point["decode_s"] = cached.get("decode_s")
-    return point
+    pixels = rgb.shape[0] * rgb.shape[1]
+    entries = []
+    for setting in settings:
+        data, meta = cache.load(codec.name, key, digest, setting)
+        if data is None:
+            t0 = time.perf_counter()
+            data = codec.encode(rgb, setting)
+            meta = {"encode_s": time.perf_counter() - t0}
+            cache.store(codec.name, key, digest, setting, data, meta)
+        entries.append([setting, data, meta])
+    todo = [e for e in entries if e[2].get("metrics", {}).get(sig) is None]
+    for start in range(0, len(todo), METRIC_BATCH):
+        chunk = todo[start : start + METRIC_BATCH]
+        decoded, times = [], []
+        for _, data, _ in chunk:
+            t0 = time.perf_counter()
+            out = codec.decode(data)
+            times.append(time.perf_counter() - t0)
+            if out.shape != rgb.shape:
+                raise InputImageError(f"{codec.name} decoded {out.shape}, expected {rgb.shape}")
+            decoded.append(out)
+        values = suite.compute_batch(rgb, decoded, mask)
+        for entry, vals, dt in zip(chunk, values, times, strict=True):
+            setting, data, meta = entry
+            meta = {**meta, "metrics": {**meta.get("metrics", {}), sig: {**vals, "decode_s": dt}}}
+            entry[2] = meta
+            cache.update_meta(codec.name, key, digest, setting, data, meta)
+    points = []
+    for setting, data, meta in entries:
+        cached = meta["metrics"][sig]
+        point: dict[str, Any] = {"setting": setting, "bpp": len(data) * 8.0 / pixels}
+        point.update({k: cached.get(k) for k in QUALITY_METRICS})
+        point["encode_s"] = meta.get("encode_s")
+        point["decode_s"] = cached.get("decode_s")
+        points.append(point)
+    return points
 
 
 def _pool_init() -> None:
@@ -260,6 +280,9 @@ def run_rd(
         "codecs": {},
         "bd_rate": {},
     }
+    for r in per_image:
+        for name, err in r.get("errors", {}).items():
+            skipped.setdefault(name, f"failed on {r['image']}: {err}")
     for c in codecs:
         if c.name in skipped:
             doc["codecs"][c.name] = {"version": c.version(), "skipped": skipped[c.name], "points": []}

@@ -68,14 +68,24 @@ class SdpicCodec(Codec):
         return Availability(True)
 
     def version(self) -> str:
+        """sdpic version, model name and the weights hash (the cache must expire when weights are retrained)."""
         import sdpic
 
-        return f"sdpic {sdpic.__version__} / model {self.model or 'default'}"
+        weights = ""
+        try:
+            from sdpic import zoo
+
+            entry = zoo.entry_by_name(self.model) if self.model else None
+            if entry is not None:
+                weights = f" (weights {zoo.weights_hash(entry.path).hex()})"
+        except Exception:  # an older/newer zoo without these helpers: the name alone still identifies it
+            weights = ""
+        return f"sdpic {sdpic.__version__} / model {self.model or 'default'}{weights}"
 
     def encode(self, rgb: np.ndarray, setting: float) -> bytes:
         import sdpic
 
-        kwargs: dict[str, object] = {"quality": float(setting), "saliency": self.saliency}
+        kwargs: dict[str, object] = {"quality": float(setting), "saliency": self.saliency, "threads": self.threads}
         if self.model:
             kwargs["model"] = self.model
         return bytes(sdpic.compress(as_rgb_uint8(rgb), **kwargs))
@@ -83,7 +93,7 @@ class SdpicCodec(Codec):
     def decode(self, data: bytes) -> np.ndarray:
         import sdpic
 
-        img = sdpic.decompress(bytes(data))
+        img = sdpic.decompress(bytes(data), threads=self.threads)
         return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
 
 
