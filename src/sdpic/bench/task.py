@@ -209,27 +209,34 @@ def process_image(path: str, cfg: TaskConfig) -> dict[str, Any]:
     out["reference"] = ref if cfg.task != "segment" else None
     out["codecs"] = {}
     for name in cfg.codec_names:
-        codec: Codec = st["codecs"][name]
-        rows = []
-        for target in cfg.targets:
-            res = bisect_setting(codec, rgb, target, cache=st["cache"])
-            decoded = codec.decode(res.data)
-            pred = _predict(cfg.task, st["net"], decoded)
-            row: dict[str, Any] = {
-                "target_bpp": target,
-                "setting": res.setting,
-                "bpp": res.bpp,
-                "under_target": res.under_target,
-            }
-            if cfg.task == "segment":
-                row["confusion"] = _confusion(ref, pred).tolist()
-            else:
-                row["prediction"] = pred
-            rows.append(row)
-        out["codecs"][name] = rows
+        try:
+            out["codecs"][name] = _codec_rows(cfg, st, st["codecs"][name], rgb, ref)
+        except Exception as exc:  # one broken codec must not sink the others
+            out.setdefault("errors", {})[name] = f"{type(exc).__name__}: {exc}"
     if cfg.task == "segment":
         out["reference_confusion"] = _confusion(ref, ref).tolist()
     return out
+
+
+def _codec_rows(cfg: TaskConfig, st: dict[str, Any], codec: Codec, rgb: np.ndarray, ref: Any) -> list[dict[str, Any]]:
+    """Bisect, decode and predict at every target for one codec."""
+    rows = []
+    for target in cfg.targets:
+        res = bisect_setting(codec, rgb, target, cache=st["cache"])
+        decoded = codec.decode(res.data)
+        pred = _predict(cfg.task, st["net"], decoded)
+        row: dict[str, Any] = {
+            "target_bpp": target,
+            "setting": res.setting,
+            "bpp": res.bpp,
+            "under_target": res.under_target,
+        }
+        if cfg.task == "segment":
+            row["confusion"] = _confusion(ref, pred).tolist()
+        else:
+            row["prediction"] = pred
+        rows.append(row)
+    return rows
 
 
 def _confusion(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -353,6 +360,9 @@ def run_task(
                 per_image.append(fut.result())
                 bar.update(1)
     bar.close()
+    for r in per_image:
+        for name, err in r.get("errors", {}).items():
+            skipped.setdefault(name, f"failed on {r['image']}: {err}")
     order = {Path(p).name: i for i, p in enumerate(paths)}
     per_image.sort(key=lambda r: order[r["image"]])
 
