@@ -44,7 +44,7 @@ class TrainConfig:
     data: str = ""
     run_dir: str = "runs/saliency"
     out: str = ""
-    epochs: int = 20
+    epochs: int = 18
     views: int = 8
     batch: int = 8
     size: int = 288
