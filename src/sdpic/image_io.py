@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -27,7 +26,7 @@ MAX_SIDE = 16384
 #: Largest pixel count accepted for an input or announced by a header (Pillow's bomb limit x2).
 MAX_PIXELS = 2 * 89_478_485
 
-ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
+ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
@@ -99,7 +98,9 @@ def _pil_to_rgb(img: Image.Image) -> LoadedImage:
 def _palette_is_grey(img: Image.Image) -> bool:
     palette = img.getpalette() or []
     triples = np.asarray(palette, dtype=np.int32).reshape(-1, 3)
-    return bool(len(triples)) and bool(np.all(triples[:, 0] == triples[:, 1]) and np.all(triples[:, 1] == triples[:, 2]))
+    if not len(triples):
+        return False
+    return bool(np.all(triples[:, 0] == triples[:, 1]) and np.all(triples[:, 1] == triples[:, 2]))
 
 
 def _array_to_rgb(arr: np.ndarray) -> LoadedImage:

@@ -24,7 +24,7 @@ def quality_to_level(quality: float) -> int:
     """User quality 0..100 -> global level 0..64."""
     if not 0.0 <= float(quality) <= 100.0:
         raise ParameterError(f"quality must be within 0..100, got {quality}")
-    return int(round(float(quality) * QUALITY_LEVELS / 100.0))
+    return round(float(quality) * QUALITY_LEVELS / 100.0)
 
 
 def build_levels(level: int, latent_height: int, latent_width: int, saliency: np.ndarray | None = None,

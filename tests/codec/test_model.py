@@ -42,7 +42,7 @@ def test_real_bits_track_the_estimated_bits(model: SdpicModel) -> None:
     q = torch.full((1, 1, 16, 16), 40)
     with torch.no_grad():
         y = model.analyse(x, q)
-        coded, y_hat = model.compress_latents(y, q)
+        coded, _y_hat = model.compress_latents(y, q)
         # Estimate with the float graph, on the exact quantised latents.
         out = model.forward(x, q.float() / 64)
     real_bits = 8 * (len(coded.y_bytes) + len(coded.z_bytes))

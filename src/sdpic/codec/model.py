@@ -144,7 +144,8 @@ class SdpicModel(nn.Module):
         hyper = self.h_s(ste_round(z))
 
         mask = anchor_mask(y.shape[2], y.shape[3], y.device)
-        means_a, log_scales_a = self._entropy_parameters(hyper, torch.zeros_like(hyper[:, : self.config.context_channels]), q)
+        no_context = torch.zeros_like(hyper[:, : self.config.context_channels])
+        means_a, log_scales_a = self._entropy_parameters(hyper, no_context, q)
         y_hat_anchor = (ste_round(y - means_a) + means_a) * mask
         ctx = self.context(four_neighbours(y_hat_anchor))
         means_n, log_scales_n = self._entropy_parameters(hyper, ctx, q)

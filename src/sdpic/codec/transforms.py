@@ -30,7 +30,8 @@ class AnalysisTransform(nn.Module):
     def __init__(self, latent_channels: int, cond_channels: int) -> None:
         super().__init__()
         c1, c2, c3 = ANALYSIS_WIDTHS
-        self.convs = nn.ModuleList([down_conv(4, c1), down_conv(c1, c2), down_conv(c2, c3), down_conv(c3, latent_channels)])
+        self.convs = nn.ModuleList(
+            [down_conv(4, c1), down_conv(c1, c2), down_conv(c2, c3), down_conv(c3, latent_channels)])
         self.gdns = nn.ModuleList([GDN(c1), GDN(c2), GDN(c3)])
         self.mods = nn.ModuleList([QualityModulation(cond_channels, c) for c in (c1, c2, c3)])
 
