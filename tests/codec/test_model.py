@@ -36,15 +36,15 @@ def test_training_forward_shapes() -> None:
 
 
 def test_real_bits_track_the_estimated_bits(model: SdpicModel) -> None:
-    """Coding overhead: the file's latent bits are within a few percent of the model's own estimate
-    evaluated with the same quantised values (table quantisation of scales costs a little)."""
+    """Coding overhead: the file's latent bits are close to the model's float estimate at the same
+    rounded values (the exact integer parameter path and the 64-scale table cost a little)."""
     x = _padded(smooth_image(256, 256, seed=3))
     q = torch.full((1, 1, 16, 16), 40)
     with torch.no_grad():
         y = model.analyse(x, q)
         coded, _y_hat = model.compress_latents(y, q)
         # Estimate with the float graph, on the exact quantised latents.
-        out = model.forward(x, q.float() / 64)
+        out = model.forward(x, q.float() / 64, rate_by_rounding=True)
     real_bits = 8 * (len(coded.y_bytes) + len(coded.z_bytes))
     estimate = float(-torch.log2(out["y_likelihoods"]).sum() - torch.log2(out["z_likelihoods"]).sum())
-    assert real_bits == pytest.approx(estimate, rel=0.15)
+    assert real_bits == pytest.approx(estimate, rel=0.05)

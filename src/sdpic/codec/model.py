@@ -6,7 +6,7 @@
         │                            │
         │                 QualityEncoder ──► q_features (conditions g_a and g_s, SFT)
         ▼                            │
-      g_a(x, q) ──► y ──► h_a ──► z ──► Q ──► ẑ ═══ factorised prior ═══► bits (section "z")
+      g_a(x, q)·gain(q) ──► y ──► h_a ──► z ──► Q ──► ẑ ═══ factorised prior ═══► bits (section "z")
                     │                          │
                     │                          ▼
                     │                  h_s(ẑ)  ──► hyper features (at y's resolution)
@@ -17,7 +17,7 @@
         Q(y − μ) + μ = ŷ  ═══ Gaussian conditional (64 integer tables) ═══► bits (section "y")
                     │
                     ▼
-      g_s(ŷ, q) ──► x̂
+      g_s(ŷ / gain(q), q) ──► x̂
 
 ``forward`` is the training graph (uniform noise for the rate, straight-through rounding for the
 decoder). ``compress_latents`` / ``decompress_latents`` are the coding graph: h_s, ctx and ep run as
@@ -27,7 +27,8 @@ The decoder needs exactly two context passes regardless of image size.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import warnings
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -111,6 +112,12 @@ class SdpicModel(nn.Module):
         self.params = parameter_fusion(c.hyper_features + c.context_channels + 1, c.latent_channels)
         self.z_prior = FactorizedPrior(c.hyper_channels)
         self.gaussian = GaussianConditional()
+        # Gain units (Cui et al. 2021; JPEG AI's 2^(Q/4)): the quantisation step of every latent follows
+        # the local quality, log2 gain = base + slope * (q - 1/2) per channel. The initial slope of 3
+        # spans the step range that the lambda range implies (step ~ lambda^-1/2, 53x -> 7.3x), so the
+        # quality map steers the rate from the first training step; SFT layers refine it.
+        self.gain_base = nn.Parameter(torch.zeros(c.latent_channels))
+        self.gain_slope = nn.Parameter(torch.full((c.latent_channels,), 3.0))
         freqs, half_widths = gaussian_tables()
         self.register_buffer("y_table_freqs", torch.from_numpy(freqs).to(torch.int32))
         self.register_buffer("y_table_half_widths", torch.from_numpy(half_widths).to(torch.int32))
@@ -126,20 +133,37 @@ class SdpicModel(nn.Module):
         c = self.config
         return c.lambda_min * (c.lambda_max / c.lambda_min) ** q
 
+    def latent_gain(self, q: torch.Tensor) -> torch.Tensor:
+        """Per-channel, per-position gain (B,M,h,w) applied to y before quantisation for q (B,1,h,w)."""
+        return torch.exp2(self.gain_base[None, :, None, None] + self.gain_slope[None, :, None, None] * (q - 0.5))
+
+    def _gain_from_levels(self, q_levels: torch.Tensor) -> torch.Tensor:
+        """Gain for integer levels via a (65, M) table: one small single-threaded exp2, then a gather, so
+        the decoder's gain cannot depend on how a thread pool splits a vectorised exp2."""
+        levels = torch.arange(QUALITY_LEVELS + 1, dtype=torch.float32) / QUALITY_LEVELS
+        table = torch.exp2(self.gain_base[None, :] + self.gain_slope[None, :] * (levels[:, None] - 0.5))
+        return table[q_levels[:, 0].long()].permute(0, 3, 1, 2)
+
     def _entropy_parameters(self, hyper: torch.Tensor, ctx: torch.Tensor, q: torch.Tensor) -> tuple:
         means, log_scales = self.params(torch.cat([hyper, ctx, q], dim=1)).chunk(2, dim=1)
         return means, log_scales
 
-    def forward(self, x: torch.Tensor, q: torch.Tensor, autocast_transforms: bool = False) -> dict:
-        """Training pass. x: (B,3,H,W) in [0,1], H and W multiples of 64; q: (B,1,H/16,W/16) in [0,1]."""
+    def forward(self, x: torch.Tensor, q: torch.Tensor, autocast_transforms: bool = False,
+                rate_by_rounding: bool = False) -> dict:
+        """Training pass. x: (B,3,H,W) in [0,1], H and W multiples of 64; q: (B,1,H/16,W/16) in [0,1].
+
+        Likelihoods use additive uniform noise (training); with ``rate_by_rounding`` they are taken at
+        the rounded values the coder will see, which makes them the model's estimate of the real bits.
+        """
         cast = (torch.autocast(x.device.type, dtype=torch.bfloat16) if autocast_transforms else nullcontext())
         q_features = self.quality_encoder(q)
         q_pixels = q.repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
         with cast:
             y = self.g_a(x, q_pixels, q_features)
-        y = y.float()
+        gain = self.latent_gain(q)
+        y = y.float() * gain
         z = self.h_a(y)
-        z_tilde = z + torch.empty_like(z).uniform_(-0.5, 0.5)
+        z_tilde = torch.round(z) if rate_by_rounding else z + torch.empty_like(z).uniform_(-0.5, 0.5)
         z_likelihoods = self.z_prior.likelihood(z_tilde)
         hyper = self.h_s(ste_round(z))
 
@@ -152,11 +176,11 @@ class SdpicModel(nn.Module):
         means = means_a * mask + means_n * (1 - mask)
         scales = torch.exp(log_scales_a * mask + log_scales_n * (1 - mask)).clamp(SCALE_MIN, SCALE_MAX)
 
-        y_tilde = y + torch.empty_like(y).uniform_(-0.5, 0.5)
-        y_likelihoods = self.gaussian(y_tilde, means, scales)
         y_hat = ste_round(y - means) + means
+        y_tilde = y_hat if rate_by_rounding else y + torch.empty_like(y).uniform_(-0.5, 0.5)
+        y_likelihoods = self.gaussian(y_tilde, means, scales)
         with cast:
-            x_hat = self.g_s(y_hat, q_features)
+            x_hat = self.g_s(y_hat / gain, q_features)
         return {"x_hat": x_hat.float(), "y_likelihoods": y_likelihoods, "z_likelihoods": z_likelihoods}
 
     # ------------------------------------------------------------------ coding graph
@@ -208,16 +232,22 @@ class SdpicModel(nn.Module):
 
     @torch.no_grad()
     def analyse(self, x: torch.Tensor, q_levels: torch.Tensor) -> torch.Tensor:
-        """g_a on a padded image (1,3,H,W) with integer quality levels (1,1,H/16,W/16) -> y (float32)."""
+        """g_a on a padded image (1,3,H,W) with integer quality levels (1,1,H/16,W/16) -> gained y (float32)."""
         q = q_levels.float() / QUALITY_LEVELS
         q_pixels = q.repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
-        return self.g_a(x, q_pixels, self.quality_encoder(q)).float()
+        return self.g_a(x, q_pixels, self.quality_encoder(q)).float() * self._gain_from_levels(q_levels)
 
     @torch.no_grad()
     def synthesise(self, y_hat: torch.Tensor, q_levels: torch.Tensor) -> torch.Tensor:
-        """g_s: dequantised latents and integer quality levels -> image in [0,1] (float32, unclamped)."""
+        """g_s: dequantised latents and integer quality levels -> image in [0,1] (float32, unclamped).
+
+        oneDNN's convolutions partition their sums by thread count (outputs differed by ~5e-7 between
+        1 and 2 threads, enough to flip a rounded pixel), so the decoder uses ATen's im2col + GEMM
+        path, whose per-output sums do not depend on the thread count. It costs ~1.5x in g_s time.
+        """
         q = q_levels.float() / QUALITY_LEVELS
-        return self.g_s(y_hat.float(), self.quality_encoder(q)).float()
+        with _without_onednn():
+            return self.g_s(y_hat.float() / self._gain_from_levels(q_levels), self.quality_encoder(q)).float()
 
     @torch.no_grad()
     def compress_latents(self, y: torch.Tensor, q_levels: torch.Tensor) -> tuple[CodedLatents, torch.Tensor]:
@@ -319,6 +349,14 @@ class SdpicModel(nn.Module):
         if esc_pos != len(escapes):
             raise FormatError("escape section has trailing values")
         return y_hat_flat.reshape(1, m, h, w).float()
+
+
+@contextmanager
+def _without_onednn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns about TF32 flags when toggling oneDNN
+        with torch.backends.mkldnn.flags(enabled=False):
+            yield
 
 
 def _split_streams(data: bytes) -> list[bytes]:
