@@ -90,7 +90,7 @@ class VvcCodec(Codec):
 
     name = "vvc"
     settings = (50, 46, 42, 38, 34, 31, 28, 25)
-    setting_range = (0, 63)
+    setting_range = (1, 63)  # libvvenc rejects QP 0 ("generic error")
     higher_is_more_bits = False
     config = "preset=fast,qpa=0,yuv420p10le-fullrange-bt709-own-conversion"
     preset = "fast"
