@@ -8,6 +8,8 @@ Public surface::
 
 from __future__ import annotations
 
+from PIL import Image
+
 from .errors import (
     ChecksumError,
     FormatError,
@@ -42,14 +44,14 @@ __all__ = [
 ]
 
 
-def compress(image, quality: float = 50.0, saliency="none", **kwargs) -> bytes:  # noqa: ANN001
+def compress(image: object, quality: float = 50.0, saliency: object = "none", **kwargs: object) -> bytes:
     """Compress an image (path, PIL image or array) to .sdpic bytes. See :func:`sdpic.api.compress`."""
     from .api import compress as _compress
 
     return _compress(image, quality=quality, saliency=saliency, **kwargs)
 
 
-def decompress(data: bytes, **kwargs):  # noqa: ANN201
+def decompress(data: bytes, **kwargs: object) -> Image.Image:
     """Decode .sdpic bytes to a PIL image. See :func:`sdpic.api.decompress`."""
     from .api import decompress as _decompress
 

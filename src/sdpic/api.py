@@ -97,7 +97,7 @@ def encode(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = Non
         sections[fmt.Section.QUALITY_MAP] = encode_levels(levels, level)
     container = fmt.Container(
         model_id=entry.model_id, weights_hash=weights_hash(entry.path), width=loaded.width, height=loaded.height,
-        colour=fmt.Colour.GREYSCALE if loaded.greyscale else fmt.Colour.RGB, quality=int(round(quality)),
+        colour=fmt.Colour.GREYSCALE if loaded.greyscale else fmt.Colour.RGB, quality=round(quality),
         level=level, sections=sections,
     )
     return EncodeResult(fmt.pack(container), levels)
