@@ -44,7 +44,7 @@ def _threads(n: int | None):
 
 def _padded_tensor(rgb: np.ndarray) -> torch.Tensor:
     h, w = rgb.shape[:2]
-    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div(255.0)
+    x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float().div(255.0)  # owned copy
     ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
     if ph or pw:
         x = F.pad(x, (0, pw, 0, ph), mode="replicate")
