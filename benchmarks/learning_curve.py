@@ -22,16 +22,12 @@ from tqdm import tqdm
 from sdpic import format as fmt
 from sdpic.api import _padded_tensor
 from sdpic.bench.bdrate import bd_rate
+from sdpic.bench.metrics import psnr
 from sdpic.codec.model import LATENT_STRIDE
 from sdpic.image_io import load_image
 from sdpic.zoo import load_model_file
 
 QUALITIES = (5, 20, 35, 50, 70, 90)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-10)))
 
 
 def code_snapshot(path: Path, images: list[np.ndarray]) -> list[dict]:

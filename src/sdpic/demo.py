@@ -22,13 +22,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
-
-
 def run(args: argparse.Namespace) -> int:
     from .api import compress, decompress
+    from .bench.metrics import psnr
     from .image_io import load_image
     from .outputs import atomic_save_image, atomic_write_bytes
     from .zoo import DEFAULT_MODEL, load_model

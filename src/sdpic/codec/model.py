@@ -302,20 +302,14 @@ class SdpicModel(nn.Module):
         c = self.config
         h, w = coded.latent_height, coded.latent_width
         zh, zw = h // 4, w // 4
-        escapes = unpack_escapes(coded.escapes)
-        esc_pos = 0
+        escapes = _EscapeReader(unpack_escapes(coded.escapes))
 
         z_ids = np.repeat(np.arange(c.hyper_channels), zh * zw)
         z_idx = z_coder.decode(coded.z_bytes, z_ids)
         z_rel = z_idx - Z_HALF_WIDTH
         offsets = self.z_prior.table_offsets.numpy().astype(np.int64)
         z_vals = z_rel + offsets[z_ids]
-        esc_mask = z_idx == 2 * Z_HALF_WIDTH + 1
-        n_esc = int(esc_mask.sum())
-        if esc_pos + n_esc > len(escapes):
-            raise FormatError("escape section is shorter than the coded data requires")
-        z_vals[esc_mask] = escapes[esc_pos: esc_pos + n_esc]
-        esc_pos += n_esc
+        escapes.fill(z_vals, z_idx == 2 * Z_HALF_WIDTH + 1)
         z_hat = torch.from_numpy(z_vals).reshape(1, c.hyper_channels, zh, zw)
         hyper, q_fixed = self._hyper_and_quality(z_hat.double(), q_levels)
 
@@ -339,16 +333,28 @@ class SdpicModel(nn.Module):
             if np.any(idx > 2 * half + 1):
                 raise FormatError("decoded symbol outside its table")
             residual = idx - half
-            esc_mask = idx == 2 * half + 1
-            n_esc = int(esc_mask.sum())
-            if esc_pos + n_esc > len(escapes):
-                raise FormatError("escape section is shorter than the coded data requires")
-            residual[esc_mask] = escapes[esc_pos: esc_pos + n_esc]
-            esc_pos += n_esc
+            escapes.fill(residual, idx == 2 * half + 1)
             y_hat_flat[:, pos] = torch.from_numpy(residual).reshape(m, len(pos)).double() + means
-        if esc_pos != len(escapes):
-            raise FormatError("escape section has trailing values")
+        escapes.finish()
         return y_hat_flat.reshape(1, m, h, w).float()
+
+
+class _EscapeReader:
+    """Hands out raw escaped values in decoding order, checking the section holds exactly enough."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values, self.pos = values, 0
+
+    def fill(self, target: np.ndarray, mask: np.ndarray) -> None:
+        count = int(mask.sum())
+        if self.pos + count > len(self.values):
+            raise FormatError("escape section is shorter than the coded data requires")
+        target[mask] = self.values[self.pos: self.pos + count]
+        self.pos += count
+
+    def finish(self) -> None:
+        if self.pos != len(self.values):
+            raise FormatError("escape section has trailing values")
 
 
 @contextmanager
