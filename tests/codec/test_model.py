@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
 
-from sdpic.codec.model import LATENT_STRIDE, SdpicModel
+from sdpic.codec import model as model_module
+from sdpic.codec.model import LATENT_STRIDE, SdpicModel, synthesis_strips
 from sdpic.zoo import load_model
 from tests.conftest import smooth_image
 
@@ -48,3 +51,36 @@ def test_real_bits_track_the_estimated_bits(model: SdpicModel) -> None:
     real_bits = 8 * (len(coded.y_bytes) + len(coded.z_bytes))
     estimate = float(-torch.log2(out["y_likelihoods"]).sum() - torch.log2(out["z_likelihoods"]).sum())
     assert real_bits == pytest.approx(estimate, rel=0.05)
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (5, 3), (40, 48), (33, 200)])
+def test_synthesis_strips_tile_the_rows(height: int, width: int) -> None:
+    strips = synthesis_strips(height, width)
+    assert strips[0][0] == 0 and strips[-1][1] == height
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in itertools.pairwise(strips))
+
+
+def test_strip_synthesis_matches_whole_image_and_ignores_thread_count(
+        model: SdpicModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strips with their halo reproduce g_s on the whole image, and the pixels are bit-identical
+    with 1 and 2 threads (docs/determinism.md)."""
+    monkeypatch.setattr(model_module, "STRIP_LATENTS", 8)
+    monkeypatch.setattr(model_module, "MIN_STRIP_ROWS", 3)
+    gen = torch.Generator().manual_seed(3)
+    y_hat = torch.randn(1, model.config.latent_channels, 11, 5, generator=gen).mul(3).round()
+    q = torch.randint(0, 65, (1, 1, 11, 5), generator=gen)
+    assert len(model_module.synthesis_strips(11, 5)) == 4
+    previous = torch.get_num_threads()
+    try:
+        outputs = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            outputs.append(model.synthesise(y_hat, q))
+        torch.set_num_threads(1)
+        with torch.no_grad():
+            whole = model.g_s(y_hat / model._gain_from_levels(q), model.quality_encoder(q.float() / 64))
+    finally:
+        torch.set_num_threads(previous)
+    assert torch.equal(outputs[0], outputs[1])
+    assert outputs[0].shape == whole.shape
+    assert torch.allclose(outputs[0], whole, atol=1e-5)

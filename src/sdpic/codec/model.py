@@ -27,7 +27,7 @@ The decoder needs exactly two context passes regardless of image size.
 
 from __future__ import annotations
 
-import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 
@@ -64,6 +64,11 @@ from .transforms import (
 PAD_MULTIPLE = 64
 LATENT_STRIDE = 16
 QUALITY_LEVELS = 64  # quality map levels are integers 0..64, q = level / 64
+# g_s sees 1 latent beyond a position at latent resolution, then 1/2, 1/4, 1/8 more at the higher ones
+# (3x3 sub-pixel convs; GDN and the quality modulation are pointwise): 2 latent rows cover it.
+SYNTHESIS_HALO = 2
+STRIP_LATENTS = 768   # latents per decoder strip: a Kodak image is two strips
+MIN_STRIP_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -241,13 +246,34 @@ class SdpicModel(nn.Module):
     def synthesise(self, y_hat: torch.Tensor, q_levels: torch.Tensor) -> torch.Tensor:
         """g_s: dequantised latents and integer quality levels -> image in [0,1] (float32, unclamped).
 
-        oneDNN's convolutions partition their sums by thread count (outputs differed by ~5e-7 between
-        1 and 2 threads, enough to flip a rounded pixel), so the decoder uses ATen's im2col + GEMM
-        path, whose per-output sums do not depend on the thread count. It costs ~1.5x in g_s time.
+        Runs g_s on horizontal strips of latent rows (:func:`synthesis_strips`, which depend only on
+        the latent size) with a halo wider than g_s's receptive field, each strip on one intra-op
+        thread, the strips spread over ``torch.get_num_threads()`` worker threads. Why: oneDNN's
+        convolutions partition their sums by thread count (pixels differed between 1 and 2 threads),
+        whereas a one-thread convolution of a fixed strip gives the same bits however many strips run
+        beside it. So pixels do not depend on the thread count, oneDNN's fast kernels stay usable, and
+        peak memory is bounded by the strip size rather than the image size.
         """
         q = q_levels.float() / QUALITY_LEVELS
-        with _without_onednn():
-            return self.g_s(y_hat.float() / self._gain_from_levels(q_levels), self.quality_encoder(q)).float()
+        y = y_hat.float() / self._gain_from_levels(q_levels)
+        height = y.shape[2]
+
+        def run(strip: tuple[int, int]) -> torch.Tensor:
+            top, bottom = strip
+            lo, hi = max(0, top - SYNTHESIS_HALO), min(height, bottom + SYNTHESIS_HALO)
+            with torch.inference_mode():  # grad mode is per thread
+                out = self.g_s(y[:, :, lo:hi], q_features[:, :, lo:hi])
+            return out[:, :, (top - lo) * LATENT_STRIDE:(bottom - lo) * LATENT_STRIDE]
+
+        strips = synthesis_strips(height, y.shape[3])
+        workers = min(torch.get_num_threads(), len(strips))
+        # Each worker pins its own OpenMP team to one thread (oneDNN does not go through torch's lazy
+        # per-thread initialisation); the main thread's setting is restored afterwards.
+        with _one_intra_op_thread(), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
+                                                        initargs=(1,)) as pool:
+            q_features = self.quality_encoder(q)  # also one thread: its 3x3 conv's sums depend on it too
+            parts = list(pool.map(run, strips))
+        return torch.cat(parts, dim=2).float()
 
     @torch.no_grad()
     def compress_latents(self, y: torch.Tensor, q_levels: torch.Tensor) -> tuple[CodedLatents, torch.Tensor]:
@@ -358,11 +384,20 @@ class _EscapeReader:
 
 
 @contextmanager
-def _without_onednn():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch warns about TF32 flags when toggling oneDNN
-        with torch.backends.mkldnn.flags(enabled=False):
-            yield
+def _one_intra_op_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def synthesis_strips(latent_height: int, latent_width: int) -> list[tuple[int, int]]:
+    """Row ranges [top, bottom) of the strips g_s runs on: about STRIP_LATENTS latents each, at least
+    MIN_STRIP_ROWS rows (so the halo stays a small overhead). A function of the size only."""
+    rows = max(MIN_STRIP_ROWS, -(-STRIP_LATENTS // max(latent_width, 1)))
+    return [(top, min(top + rows, latent_height)) for top in range(0, latent_height, rows)]
 
 
 def _split_streams(data: bytes) -> list[bytes]:
