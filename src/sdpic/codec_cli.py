@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from tqdm import tqdm
-
-from .errors import ParameterError, SdpicError
-from .outputs import atomic_save_image, atomic_write_bytes, check_output_path
+from .batch import FileStats, Plan, WorkFunction, collect_inputs, make_plan, parse_shard, run_batch
+from .errors import InputImageError, ParameterError, SdpicError
+from .outputs import atomic_write_bytes, encode_image
 from .quality_map import DEFAULT_ROI_STRENGTH
 
 SUFFIX = ".sdpic"
@@ -20,8 +20,8 @@ SUFFIX = ".sdpic"
 def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     from .zoo import DEFAULT_MODEL
 
-    p = subparsers.add_parser("compress", help="compress images to .sdpic")
-    p.add_argument("inputs", nargs="+", metavar="IN", help="image files")
+    p = subparsers.add_parser("compress", help="compress images (files or folders) to .sdpic")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="image files or folders")
     _output_args(p)
     p.add_argument("--quality", type=float, default=50.0, help="0 (smallest) .. 100 (best); default 50")
     p.add_argument("--target-bpp", type=float, default=None, help="find the quality that meets this bitrate")
@@ -31,8 +31,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
     p.set_defaults(func=run_compress)
 
-    p = subparsers.add_parser("decompress", help="decode .sdpic files to PNG")
-    p.add_argument("inputs", nargs="+", metavar="IN", help=".sdpic files")
+    p = subparsers.add_parser("decompress", help="decode .sdpic files (or folders of them) to PNG")
+    p.add_argument("inputs", nargs="+", metavar="IN", help=".sdpic files or folders")
     _output_args(p)
     p.set_defaults(func=run_decompress)
 
@@ -44,75 +44,130 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
 
 def _output_args(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("-o", "--output", type=Path, help="output file (one input only)")
-    group.add_argument("--out-dir", type=Path, help="output folder (default: next to each input)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (decoded pixels do not depend on it)")
+    group.add_argument("-o", "--output", type=Path, help="output file (one input file only)")
+    group.add_argument("--out-dir", type=Path,
+                       help="output folder; folder inputs keep their structure under it (default: next to each input)")
+    p.add_argument("-r", "--recursive", action="store_true", help="also take files from sub-folders of folder inputs")
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="parallel worker processes (default: one per CPU, at most one per two files; 1 = no workers)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per worker (default 1 with several workers; decoded pixels do not depend on it)")
+    p.add_argument("--resume", action="store_true", help="skip files whose output exists and is valid")
+    p.add_argument("--shard", metavar="I/N", default=None,
+                   help="process only shard I of N (0 <= I < N) of the sorted file list; see docs/batch.md")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs (never inputs)")
+    p.add_argument("-v", "--verbose", action="store_true", help="print one line per file in a batch")
+    p.add_argument("--report", type=Path, default=None, metavar="JSON", help="write the run summary as JSON")
 
 
-def _output_path(args: argparse.Namespace, inp: Path, suffix: str) -> Path:
-    if args.output is not None:
-        return args.output
-    folder = args.out_dir if args.out_dir is not None else inp.parent
-    return folder / (inp.stem + suffix)
+def image_suffixes() -> set[str]:
+    """File suffixes Pillow can open (what a folder batch picks up), minus .sdpic itself."""
+    from PIL import Image
+
+    Image.init()
+    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN} - {SUFFIX}
 
 
-def _run_batch(args: argparse.Namespace, suffix: str, work: Callable[[Path, Path], str]) -> int:
-    inputs = [Path(p) for p in args.inputs]
-    if args.output is not None and len(inputs) > 1:
-        raise ParameterError("-o/--output takes one input; use --out-dir for several")
-    failures = 0
-    show_bar = len(inputs) > 1
-    for inp in tqdm(inputs, desc="files", unit="file", disable=not show_bar, file=sys.stderr):
-        try:
-            out = check_output_path(_output_path(args, inp, suffix), inputs, args.force)
-            message = work(inp, out)
-            (tqdm.write if show_bar else print)(message)
-        except SdpicError as exc:
-            failures += 1
-            print(f"sdpic: error: {inp}: {exc}", file=sys.stderr)
-    if failures:
-        print(f"sdpic: {failures} of {len(inputs)} file(s) failed", file=sys.stderr)
-        return 1
-    return 0
+def _plan(args: argparse.Namespace, suffix: str, input_suffixes: set[str], validate: Callable[[Path], bool]) -> Plan:
+    paths = [Path(p) for p in args.inputs]
+    for path in paths:
+        if not path.exists():
+            raise InputImageError(f"{path}: no such file or folder")
+    if args.output is not None and (len(paths) > 1 or paths[0].is_dir()):
+        raise ParameterError("-o/--output takes one input file; use --out-dir for several files or a folder")
+    files = collect_inputs(paths, input_suffixes, args.recursive, skip_dir=args.out_dir)
+    if not files:
+        raise InputImageError(f"no input files found (looked for {', '.join(sorted(input_suffixes))})"
+                              + ("" if args.recursive else "; use --recursive for sub-folders"))
+    return make_plan(files, args.out_dir, suffix, force=args.force, resume=args.resume, validate=validate,
+                     shard=parse_shard(args.shard), single_output=args.output)
 
 
-def run_compress(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, plan: Plan, work: WorkFunction, verb: str) -> int:
+    return run_batch(plan, work, jobs=args.jobs, threads=args.threads, verb=verb, verbose=args.verbose,
+                     report=args.report)
+
+
+@dataclass(frozen=True)
+class CompressSettings:
+    quality: float
+    target_bpp: float | None
+    saliency: str
+    roi_strength: float
+    model: str
+
+
+def compress_file(settings: CompressSettings, source: Path, output: Path) -> FileStats:
+    """Compress one image file to ``output`` (atomically). Runs in batch workers, so it is module level."""
     from .api import compress
     from .image_io import load_image
 
-    def work(inp: Path, out: Path) -> str:
-        loaded = load_image(inp)
-        source = loaded.rgb[..., 0] if loaded.greyscale else loaded.rgb
-        saliency = args.saliency if args.saliency in ("auto", "none") else Path(args.saliency)
-        data = compress(source, quality=args.quality, saliency=saliency, roi_strength=args.roi_strength,
-                        model=args.model, threads=args.threads, target_bpp=args.target_bpp)
-        atomic_write_bytes(out, data)
-        bpp = len(data) * 8 / (loaded.width * loaded.height)
-        return f"{inp} -> {out}: {len(data)} bytes, {bpp:.4f} bpp"
+    loaded = load_image(source)
+    pixels = loaded.rgb[..., 0] if loaded.greyscale else loaded.rgb
+    saliency = settings.saliency if settings.saliency in ("auto", "none") else Path(settings.saliency)
+    data = compress(pixels, quality=settings.quality, saliency=saliency, roi_strength=settings.roi_strength,
+                    model=settings.model, target_bpp=settings.target_bpp)
+    atomic_write_bytes(output, data)
+    n_pixels = loaded.width * loaded.height
+    return FileStats(len(data), n_pixels, len(data),
+                     f"{source} -> {output}: {len(data)} bytes, {len(data) * 8 / n_pixels:.4f} bpp")
 
-    return _run_batch(args, SUFFIX, work)
+
+def decompress_file(source: Path, output: Path) -> FileStats:
+    """Decode one .sdpic file to a PNG at ``output`` (atomically)."""
+    from .api import decompress
+
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise InputImageError(f"cannot read ({exc.strerror})") from None
+    img = decompress(data)
+    png = encode_image(img, "PNG")
+    atomic_write_bytes(output, png)
+    message = f"{source} -> {output}: {img.width}x{img.height} {img.mode}"
+    return FileStats(len(png), img.width * img.height, len(data), message)
+
+
+def is_valid_sdpic(path: Path) -> bool:
+    """A complete .sdpic file: header fields and CRC-32 check out (what --resume trusts)."""
+    from .format import unpack
+
+    try:
+        unpack(path.read_bytes())
+    except (SdpicError, OSError):
+        return False
+    return True
+
+
+def is_valid_png(path: Path) -> bool:
+    """A complete PNG: Pillow's verify() walks every chunk and checks its CRC."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            if img.format != "PNG":
+                return False
+            img.verify()
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return True
+
+
+def run_compress(args: argparse.Namespace) -> int:
+    if args.saliency not in ("auto", "none") and not Path(args.saliency).is_file():
+        raise InputImageError(f"{args.saliency}: saliency mask not found (use auto, none or a mask image)")
+    settings = CompressSettings(args.quality, args.target_bpp, args.saliency, args.roi_strength, args.model)
+    plan = _plan(args, SUFFIX, image_suffixes(), is_valid_sdpic)
+    return _run(args, plan, partial(compress_file, settings), "compressed")
 
 
 def run_decompress(args: argparse.Namespace) -> int:
-    from .api import decompress
-    from .errors import InputImageError
-
-    def work(inp: Path, out: Path) -> str:
-        try:
-            data = inp.read_bytes()
-        except OSError as exc:
-            raise InputImageError(f"cannot read ({exc.strerror})") from None
-        img = decompress(data, threads=args.threads)
-        atomic_save_image(img, out, format="PNG")
-        return f"{inp} -> {out}: {img.width}x{img.height} {img.mode}"
-
-    return _run_batch(args, ".png", work)
+    plan = _plan(args, ".png", {SUFFIX}, is_valid_png)
+    return _run(args, plan, decompress_file, "decompressed")
 
 
 def run_info(args: argparse.Namespace) -> int:
     from .api import info
-    from .errors import InputImageError
 
     try:
         data = Path(args.input).read_bytes()

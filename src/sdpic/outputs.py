@@ -12,6 +12,10 @@ from PIL import Image
 
 from .errors import OutputExistsError
 
+#: Temporary files are ``.{final name}.{random}.part`` beside the output: hidden, never mistaken for an
+#: output or an input by a later run, and removable by name when a killed run (kill -9) left one behind.
+TEMP_SUFFIX = ".part"
+
 
 def check_output_path(out: str | os.PathLike, inputs: Iterable[str | os.PathLike] = (), force: bool = False) -> Path:
     """Return ``out`` as a Path after refusing inputs (always) and existing files (unless ``force``)."""
@@ -31,7 +35,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see either the old file or the complete new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get ordinary permissions
         with os.fdopen(fd, "wb") as fh:
@@ -45,6 +49,41 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def temp_file_target(name: str) -> str | None:
+    """The output name a temporary file of :func:`atomic_write_bytes` was for, or None if ``name`` is not one."""
+    if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
+        return None
+    stem = name[1 : -len(TEMP_SUFFIX)]
+    target, dot, _random = stem.rpartition(".")
+    return target if dot and target else None
+
+
+def remove_stale_temp_files(outputs: Iterable[str | os.PathLike]) -> list[Path]:
+    """Delete temporary files that a killed run left for any of ``outputs``; return what was removed.
+
+    Only temp files whose target is in ``outputs`` are touched, so runs that share an output folder
+    (shards of one batch) never remove each other's files in progress.
+    """
+    wanted: dict[Path, set[str]] = {}
+    for out in outputs:
+        out = Path(out)
+        wanted.setdefault(out.parent, set()).add(out.name)
+    removed = []
+    for folder, names in wanted.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # folder not made yet: nothing to clean
+            continue
+        for entry in entries:
+            if temp_file_target(entry.name) in names and entry.is_file(follow_symlinks=False):
+                try:
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+                except FileNotFoundError:
+                    pass
+    return removed
 
 
 def _umask() -> int:
