@@ -33,6 +33,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--export", type=Path, default=None, help="write shippable weights here when stopping")
     p.add_argument("--snapshot-every", type=int, default=2000)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--objective", default="mse",
+                   help="training loss (sdpic.train.losses): mse, or perceptual (saliency-weighted metric + MS-SSIM)")
     p.set_defaults(func=run)
 
 
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, crop=args.crop, lr=args.lr, warmup_steps=args.warmup_steps,
         lr_decay_start=args.lr_decay_start, bf16=not args.no_bf16, threads=args.threads,
         init_from=args.init_from, export=args.export, snapshot_every=args.snapshot_every, seed=args.seed,
+        objective=args.objective,
     )
     path = train(cfg)
     print(f"checkpoint: {path}")

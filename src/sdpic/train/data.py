@@ -49,17 +49,26 @@ def _prepare(path: Path, min_side: int, max_side: int) -> np.ndarray | None:
 
 
 class CropDataset(torch.utils.data.Dataset):
-    """Random crops (with flips) from images held in memory as uint8."""
+    """Random crops (with flips) from images held in memory as uint8, optionally with saliency maps.
 
-    def __init__(self, files: Sequence[Path], crop: int = 256, max_side: int = 1600, progress: bool = True) -> None:
+    With ``with_saliency`` every item is ``(crop, saliency_crop)``: the ground-truth mask where the
+    image has one (a ``masks/<stem>.png`` beside its ``images/`` folder, the ECSSD layout), else the
+    learned saliency model's prediction, computed once and kept in ``saliency_cache`` (an ``.npz``).
+    """
+
+    def __init__(self, files: Sequence[Path], crop: int = 256, max_side: int = 1600, progress: bool = True,
+                 with_saliency: bool = False, saliency_cache: Path | None = None) -> None:
         self.crop = crop
-        self.images = []
+        self.images: list[np.ndarray] = []
+        kept: list[Path] = []
         for f in tqdm(files, desc="loading images", disable=not progress, unit="img"):
             arr = _prepare(f, crop, max_side)
             if arr is not None:
                 self.images.append(arr)
+                kept.append(f)
         if not self.images:
             raise RuntimeError("no usable training images found")
+        self.saliency = _saliency_maps(kept, self.images, saliency_cache, progress) if with_saliency else None
         # Sample big images more often, in proportion to the number of crops they hold.
         areas = np.array([a.shape[0] * a.shape[1] for a in self.images], dtype=np.float64)
         self.weights = areas / areas.sum()
@@ -67,15 +76,73 @@ class CropDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return 1 << 30  # an endless stream; the loop decides how many steps
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, index: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng()
-        img = self.images[rng.choice(len(self.images), p=self.weights)]
+        i = rng.choice(len(self.images), p=self.weights)
+        img = self.images[i]
         h, w = img.shape[:2]
         top, left = rng.integers(0, h - self.crop + 1), rng.integers(0, w - self.crop + 1)
-        patch = img[top: top + self.crop, left: left + self.crop]
-        if rng.random() < 0.5:
-            patch = patch[:, ::-1]
-        return torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1).float().div(255.0)
+        rows, cols = slice(top, top + self.crop), slice(left, left + self.crop)
+        flip = rng.random() < 0.5
+        patch = img[rows, cols, :][:, ::-1] if flip else img[rows, cols, :]
+        x = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1).float().div(255.0)
+        if self.saliency is None:
+            return x
+        sal = self.saliency[i][rows, cols][:, ::-1] if flip else self.saliency[i][rows, cols]
+        return x, torch.from_numpy(np.ascontiguousarray(sal))[None].float().div(255.0)
+
+
+def ground_truth_mask(image_path: Path) -> Path | None:
+    """``.../images/NAME.ext`` -> ``.../masks/NAME.png`` when that file exists (ECSSD layout)."""
+    candidate = image_path.parent.parent / "masks" / (image_path.stem + ".png")
+    return candidate if image_path.parent.name == "images" and candidate.is_file() else None
+
+
+def _saliency_maps(files: list[Path], images: list[np.ndarray], cache: Path | None,
+                   progress: bool) -> list[np.ndarray]:
+    """uint8 saliency map per image (same size as the image in memory)."""
+    stored: dict[str, np.ndarray] = {}
+    if cache is not None and cache.is_file():
+        with np.load(cache) as data:
+            stored = {k: data[k] for k in data.files}
+    maps, changed = [], False
+    for f, img in tqdm(list(zip(files, images, strict=True)), desc="saliency maps", disable=not progress,
+                       unit="img"):
+        key = f"{f.resolve()}|{img.shape[0]}x{img.shape[1]}"
+        sal = stored.get(key)
+        if sal is None:
+            mask_path = ground_truth_mask(f)
+            if mask_path is not None:
+                with Image.open(mask_path) as m:
+                    mask = m.convert("L").resize((img.shape[1], img.shape[0]), Image.BILINEAR)
+                sal = np.asarray(mask, dtype=np.uint8)
+            else:
+                from ..saliency import predict_rgb
+
+                sal = np.rint(predict_rgb(img) * 255.0).astype(np.uint8)
+            stored[key], changed = sal, True
+        maps.append(sal)
+    if cache is not None and changed:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.stem + ".tmp.npz")
+        np.savez(tmp, **stored)
+        tmp.replace(cache)
+    return maps
+
+
+def saliency_quality_maps(saliency: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Quality maps built from the crops' saliency exactly as the encoder builds them
+    (:func:`sdpic.quality_map.build_levels`), with a random global level and ROI strength in [0, 0.5]."""
+    from ..quality_map import BLOCK, QUALITY_LEVELS, build_levels
+
+    b, _, h, w = saliency.shape
+    maps = torch.empty(b, 1, h // BLOCK, w // BLOCK)
+    for i in range(b):
+        level = int(torch.randint(0, QUALITY_LEVELS + 1, (), generator=generator))
+        strength = 0.5 * float(torch.rand((), generator=generator))
+        levels = build_levels(level, h // BLOCK, w // BLOCK, saliency[i, 0].double().numpy(), strength)
+        maps[i, 0] = torch.from_numpy(levels).float() / QUALITY_LEVELS
+    return maps
 
 
 def random_quality_maps(batch: int, height: int, width: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -19,8 +19,10 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ..codec.model import LATENT_STRIDE, ModelConfig, SdpicModel
+from ..errors import ParameterError
 from ..zoo import load_model_file, save_model
-from .data import CropDataset, default_train_folders, list_images, random_quality_maps
+from .data import CropDataset, default_train_folders, list_images, random_quality_maps, saliency_quality_maps
+from .losses import TrainingLoss, get_objective
 
 
 @dataclass
@@ -42,6 +44,7 @@ class TrainConfig:
     snapshot_every: int = 2000
     log_every: int = 50
     seed: int | None = None
+    objective: str = "mse"  # a key of sdpic.train.losses.OBJECTIVES
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -51,17 +54,6 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
         return cfg.lr
     t = min(1.0, (step - cfg.lr_decay_start) / (cfg.steps - cfg.lr_decay_start))
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
-
-
-def rate_distortion_loss(model: SdpicModel, x: torch.Tensor, q: torch.Tensor, out: dict) -> dict:
-    """bpp + mean over pixels of lambda(q(p)) * 255^2 * squared error (spatially weighted MSE)."""
-    num_pixels = x.shape[0] * x.shape[2] * x.shape[3]
-    bpp_y = -torch.log2(out["y_likelihoods"]).sum() / num_pixels
-    bpp_z = -torch.log2(out["z_likelihoods"]).sum() / num_pixels
-    lam = model.lambda_map(q).repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
-    sq = (out["x_hat"] - x).square().mean(dim=1, keepdim=True)
-    distortion = (lam * 255.0 ** 2 * sq).mean()
-    return {"loss": bpp_y + bpp_z + distortion, "bpp": bpp_y + bpp_z, "mse": sq.mean(), "distortion": distortion}
 
 
 def bf16_is_fast(device: torch.device) -> bool:
@@ -94,6 +86,7 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.seed is not None:
         torch.manual_seed(cfg.seed + (dist.get_rank() if distributed else 0))
 
+    objective = get_objective(cfg.objective)  # fails early on an unknown name
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = cfg.run_dir / "checkpoint.pt"
     model = SdpicModel(ModelConfig())
@@ -102,6 +95,9 @@ def train(cfg: TrainConfig) -> Path:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         model.load_state_dict(ckpt["model"])
         optimizer_state, step = ckpt["optimizer"], int(ckpt["step"])
+        if ckpt.get("objective", "mse") != cfg.objective:
+            raise ParameterError(f"{ckpt_path} was trained with objective {ckpt.get('objective', 'mse')!r}, "
+                                 f"not {cfg.objective!r}: use another --run-dir")
     elif cfg.init_from:
         init = load_model_file(cfg.init_from, prepare=False)
         model.load_state_dict(init.state_dict())
@@ -112,8 +108,10 @@ def train(cfg: TrainConfig) -> Path:
         optimizer.load_state_dict(optimizer_state)
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
 
+    criterion = TrainingLoss(objective).to(device)
     folders = cfg.folders or default_train_folders()
-    dataset = CropDataset(list_images(folders), crop=cfg.crop, progress=_is_main())
+    dataset = CropDataset(list_images(folders), crop=cfg.crop, progress=_is_main(),
+                          with_saliency=objective.needs_saliency, saliency_cache=cfg.run_dir / "saliency_maps.npz")
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, num_workers=0)
     batches = iter(loader)
     log_path = cfg.run_dir / "log.jsonl"
@@ -129,10 +127,16 @@ def train(cfg: TrainConfig) -> Path:
                 break
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(cfg, step)
-            x = next(batches).to(device, non_blocking=True)
-            q = random_quality_maps(x.shape[0], latent, latent).to(device)
+            batch = next(batches)
+            x, saliency = batch if objective.needs_saliency else (batch, None)
+            q = random_quality_maps(x.shape[0], latent, latent)
+            if saliency is not None:  # half the crops get the quality map the encoder would build
+                from_saliency = torch.rand(x.shape[0]) < 0.5
+                q = torch.where(from_saliency[:, None, None, None], saliency_quality_maps(saliency), q)
+                saliency = saliency.to(device, non_blocking=True)
+            x, q = x.to(device, non_blocking=True), q.to(device)
             out = net(x, q, autocast_transforms=cfg.bf16)
-            terms = rate_distortion_loss(model, x, q, out)
+            terms = criterion(model, x, q, out, saliency)
             optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -149,16 +153,16 @@ def train(cfg: TrainConfig) -> Path:
                     fh.write(json.dumps({"step": step, "time": time.time(), "lr": learning_rate(cfg, step),
                                          **{k: round(v, 6) for k, v in avg.items()}}) + "\n")
             if _is_main() and step % cfg.snapshot_every == 0:
-                _snapshot(model, cfg.run_dir / "snapshots" / f"step_{step:07d}.safetensors", step)
+                _snapshot(model, cfg.run_dir / "snapshots" / f"step_{step:07d}.safetensors", step, cfg.objective)
             if _is_main() and time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
-                _save_checkpoint(model, optimizer, step, ckpt_path)
+                _save_checkpoint(model, optimizer, step, ckpt_path, cfg.objective)
                 last_ckpt = time.monotonic()
     finally:
         bar.close()
         if _is_main():
-            _save_checkpoint(model, optimizer, step, ckpt_path)
+            _save_checkpoint(model, optimizer, step, ckpt_path, cfg.objective)
             if cfg.export:
-                _snapshot(model, cfg.export, step)
+                _snapshot(model, cfg.export, step, cfg.objective)
     if distributed:
         dist.destroy_process_group()
     return ckpt_path
@@ -171,17 +175,19 @@ def _metadata_step(path: Path) -> int:
         return int((fh.metadata() or {}).get("steps", 0))
 
 
-def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: int, path: Path) -> None:
+def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: int, path: Path,
+                     objective: str) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, tmp)
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "objective": objective}, tmp)
     os.replace(tmp, path)
 
 
-def _snapshot(model: SdpicModel, path: Path, step: int) -> None:
+def _snapshot(model: SdpicModel, path: Path, step: int, objective: str) -> None:
     """Weights-only export with frozen entropy tables (what the zoo ships)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
     model.z_prior.build_tables()
-    save_model(model, path, {"steps": step})
+    save_model(model, path, {"steps": step, "objective": objective})
     model.train(was_training)
