@@ -12,7 +12,8 @@ The guarantees, in the order a run meets them:
   set; otherwise it is refused unless ``force``. Temporary files a killed run left behind are removed.
 * **Run.** Files go to ``jobs`` spawned worker processes (each with ``threads`` torch threads), at most
   two per worker in flight. A bad file is a failed result, never the end of the run. A worker that dies
-  (killed, out of memory) fails the files it held; a fresh pool takes the rest.
+  (killed, out of memory) takes the files in flight with it; a fresh pool retries each of them once, alone,
+  so only a file that kills its worker twice is reported as failed.
 * **Interrupt.** Ctrl-C or SIGTERM stops the workers with SIGTERM; each deletes its temporary file on
   the way out (``outputs.atomic_write_bytes``). Workers also get SIGTERM when the parent dies (Linux
   ``PR_SET_PDEATHSIG``), so even ``kill -9`` of the parent leaves only complete outputs and hidden
@@ -27,6 +28,7 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -272,9 +274,12 @@ def _init_worker(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us with SIGTERM
     signal.signal(signal.SIGTERM, _on_sigterm)
     _set_parent_death_signal()
-    import torch
-
-    torch.set_num_threads(threads)
+    # torch reads these when the work function first imports it; a work function without torch never pays
+    # for importing it here.
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def run_job(work: WorkFunction, job: Job) -> JobResult:
@@ -357,13 +362,31 @@ def _run_parallel(jobs: Sequence[Job], work: WorkFunction, n_jobs: int, threads:
     queue = iter(jobs)
     executor = new_executor()
     in_flight: dict[Future, Job] = {}
+    # When a worker dies, every file in flight fails with it and the culprit is unknown: each of those files
+    # is tried once more, alone in the pool, so only a file that kills its worker twice is reported.
+    suspects: deque[Job] = deque()
+    retried: set[Job] = set()
+
+    def suspect(job: Job) -> None:
+        if job in retried:
+            on_result(JobResult(str(job.source), str(job.output), "failed",
+                                message="worker process died on this file (killed, or out of memory?)"))
+        else:
+            retried.add(job)
+            suspects.append(job)
+
     try:
         while True:
-            while len(in_flight) < 2 * n_jobs:  # bounded look-ahead: cheap to cancel, memory flat
-                job = next(queue, None)
-                if job is None:
-                    break
-                in_flight[executor.submit(_worker_job, work, job)] = job
+            if suspects:
+                if not in_flight:
+                    job = suspects.popleft()
+                    in_flight[executor.submit(_worker_job, work, job)] = job
+            else:
+                while len(in_flight) < 2 * n_jobs:  # bounded look-ahead: cheap to cancel, memory flat
+                    job = next(queue, None)
+                    if job is None:
+                        break
+                    in_flight[executor.submit(_worker_job, work, job)] = job
             if not in_flight:
                 break
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -374,12 +397,10 @@ def _run_parallel(jobs: Sequence[Job], work: WorkFunction, n_jobs: int, threads:
                     on_result(future.result())
                 except BrokenProcessPool:
                     broken = True
-                    on_result(JobResult(str(job.source), str(job.output), "failed",
-                                        message="worker process died while on this file (killed or out of memory)"))
-            if broken:  # every future of a broken pool fails; report those, go on with a fresh pool
+                    suspect(job)
+            if broken:  # the pool is unusable: its other futures fail too
                 for job in in_flight.values():
-                    on_result(JobResult(str(job.source), str(job.output), "failed",
-                                        message="worker process died while on this file (killed or out of memory)"))
+                    suspect(job)
                 in_flight.clear()
                 executor.shutdown(wait=True, cancel_futures=True)
                 executor = new_executor()
@@ -436,7 +457,8 @@ def run_batch(plan: Plan, work: WorkFunction, *, jobs: int | None, threads: int 
     def on_result(result: JobResult) -> None:
         summary.add(result)
         if result.status == "failed":
-            emit(f"sdpic: error: {result.source}: {result.message}", error=True)
+            where = "" if result.source in result.message else f"{result.source}: "  # most errors name the file
+            emit(f"sdpic: error: {where}{result.message}", error=True)
         elif result.status == "done" and (verbose or single):
             emit(result.message)
         elif result.status == "skipped" and (verbose or single):
