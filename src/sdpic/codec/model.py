@@ -69,6 +69,11 @@ QUALITY_LEVELS = 64  # quality map levels are integers 0..64, q = level / 64
 SYNTHESIS_HALO = 2
 STRIP_LATENTS = 768   # latents per decoder strip: a Kodak image is two strips
 MIN_STRIP_ROWS = 16
+# g_a: latent row j reads input rows 16j-30 .. 16j+30 (four stride-2 5x5 convs: 2+4+8+16 pixels; GDN and
+# the quality modulation are pointwise, and the quality features are computed on the whole map), so a
+# halo of 2 latent rows (32 pixels) above and below a strip covers its receptive field.
+ANALYSIS_HALO = 2
+ANALYSIS_STRIP_LATENTS = 768  # latents per encoder strip: ~50 MB of g_a activations each
 
 
 @dataclass(frozen=True)
@@ -237,10 +242,34 @@ class SdpicModel(nn.Module):
 
     @torch.no_grad()
     def analyse(self, x: torch.Tensor, q_levels: torch.Tensor) -> torch.Tensor:
-        """g_a on a padded image (1,3,H,W) with integer quality levels (1,1,H/16,W/16) -> gained y (float32)."""
+        """g_a on a padded image (1,3,H,W) with integer quality levels (1,1,H/16,W/16) -> gained y (float32).
+
+        Runs g_a on horizontal strips of latent rows (:func:`analysis_strips`, a function of the size
+        only), each with a halo of ANALYSIS_HALO latent rows that covers g_a's receptive field, so the
+        latents equal the whole-image ones to float precision. Why: g_a's full-resolution activations
+        grow with the image (7 GB at 24 MP untiled, 64 channels at half resolution plus GDN
+        temporaries); strips bound them by the strip size. As in :meth:`synthesise`, each strip runs on
+        one intra-op thread and the thread count only sets how many strips run at once, so the latents
+        (and hence the symbols) do not depend on the thread count either.
+        """
         q = q_levels.float() / QUALITY_LEVELS
-        q_pixels = q.repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
-        return self.g_a(x, q_pixels, self.quality_encoder(q)).float() * self._gain_from_levels(q_levels)
+        height = q.shape[2]
+
+        def run(strip: tuple[int, int]) -> torch.Tensor:
+            top, bottom = strip
+            lo, hi = max(0, top - ANALYSIS_HALO), min(height, bottom + ANALYSIS_HALO)
+            q_pixels = q[:, :, lo:hi].repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
+            with torch.inference_mode():  # grad mode is per thread
+                y = self.g_a(x[:, :, lo * LATENT_STRIDE:hi * LATENT_STRIDE], q_pixels, q_features[:, :, lo:hi])
+            return y[:, :, top - lo:bottom - lo].float()
+
+        strips = analysis_strips(height, q.shape[3])
+        workers = min(torch.get_num_threads(), len(strips))
+        with _one_intra_op_thread(), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
+                                                        initargs=(1,)) as pool:
+            q_features = self.quality_encoder(q)  # one thread: its 3x3 conv's sums depend on the count
+            parts = list(pool.map(run, strips))
+        return torch.cat(parts, dim=2) * self._gain_from_levels(q_levels)
 
     @torch.no_grad()
     def synthesise(self, y_hat: torch.Tensor, q_levels: torch.Tensor) -> torch.Tensor:
@@ -282,7 +311,8 @@ class SdpicModel(nn.Module):
         _, ctx_net, _ = self._exact_nets
         m = self.config.latent_channels
         _, _, h, w = y.shape
-        z = self.h_a(y)
+        with _one_intra_op_thread():  # float h_a: one thread, so rounding z cannot depend on the count
+            z = self.h_a(y)
         z_hat = torch.round(z).to(torch.int64)
         z_idx, z_ids, z_esc = self._z_symbols(z_hat)
         hyper, q_fixed = self._hyper_and_quality(z_hat.double(), q_levels)
@@ -397,6 +427,13 @@ def synthesis_strips(latent_height: int, latent_width: int) -> list[tuple[int, i
     """Row ranges [top, bottom) of the strips g_s runs on: about STRIP_LATENTS latents each, at least
     MIN_STRIP_ROWS rows (so the halo stays a small overhead). A function of the size only."""
     rows = max(MIN_STRIP_ROWS, -(-STRIP_LATENTS // max(latent_width, 1)))
+    return [(top, min(top + rows, latent_height)) for top in range(0, latent_height, rows)]
+
+
+def analysis_strips(latent_height: int, latent_width: int) -> list[tuple[int, int]]:
+    """Row ranges [top, bottom) of the strips g_a runs on (same rule as :func:`synthesis_strips`, with
+    ANALYSIS_STRIP_LATENTS). A function of the size only, so the encoder's output is too."""
+    rows = max(MIN_STRIP_ROWS, -(-ANALYSIS_STRIP_LATENTS // max(latent_width, 1)))
     return [(top, min(top + rows, latent_height)) for top in range(0, latent_height, rows)]
 
 
