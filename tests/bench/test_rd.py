@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from sdpic.bench.metrics import ms_ssim_local, psnr
+from sdpic.bench.metrics import MetricSuite, psnr
 from sdpic.bench.rd import list_images, run_rd
 from sdpic.bench.report import markdown_table, write_report
 from sdpic.cli import main
@@ -119,10 +119,30 @@ def test_batched_metrics_match_single_pairs() -> None:
 
 
 def test_metric_basics() -> None:
+    suite = MetricSuite(want_percep=False)
     a = smooth_image(200, 200)
     assert psnr(a, a) == 100.0
-    assert ms_ssim_local(a, a) == pytest.approx(1.0, abs=1e-6)
+    assert suite.compute(a, a, None)["ms_ssim"] == pytest.approx(1.0, abs=1e-6)
     b = a.copy()
     b[::2] = 255 - b[::2]
-    assert ms_ssim_local(a, b) < 0.5
-    assert ms_ssim_local(a[:100, :100], a[:100, :100]) is None  # too small for 5 scales
+    assert suite.compute(a, b, None)["ms_ssim"] < 0.5
+    assert suite.compute(a[:100, :100], a[:100, :100], None)["ms_ssim"] is None  # too small for 5 scales
+
+
+def test_deep_columns_reuse_reference_features_and_match_the_metric() -> None:
+    """percep/percep_eval from cached reference features equal sdpic.metric.distance on each pair."""
+    import sdpic.metric as metric
+
+    suite = MetricSuite(want_percep=True, threads=1)
+    a = smooth_image(64, 96)
+    imgs = [(a // 8) * 8, (a // 32) * 32, a]
+    first = suite.compute_batch(a, imgs[:2], None, ref_key="a")
+    again = suite.compute_batch(a, imgs[2:], None, ref_key="a")  # features of `a` come from the cache
+    assert list(suite._ref_features) == [metric.DEFAULT_BACKBONE, metric.EVAL_BACKBONE]
+    for out, img in zip(first + again, imgs, strict=True):
+        for col, backbone in (("percep", None), ("percep_eval", metric.EVAL_BACKBONE)):
+            assert out[col] == pytest.approx(metric.distance(a, img, backbone=backbone), rel=1e-5, abs=1e-7)
+    assert again[0]["percep"] == pytest.approx(0.0, abs=1e-7)
+    other = smooth_image(64, 96, seed=1)[::-1].copy()  # a new key: the cache must not serve the old reference
+    fresh = suite.compute_batch(other, [imgs[0]], None, ref_key="b")[0]["percep"]
+    assert fresh == pytest.approx(metric.distance(other, imgs[0]), rel=1e-5)

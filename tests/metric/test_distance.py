@@ -150,3 +150,36 @@ def test_backbone_built_once_and_kept_frozen() -> None:
     metric.train()
     assert not metric.net.training  # a parent calling .train() must not unfreeze BatchNorm statistics
     assert metric.version == "v0" and metric.calibrated is False
+
+
+def test_reference_features_reused_give_the_same_distance() -> None:
+    ref, img = _pair()
+    metric = get_metric()
+    feats = metric.reference_features(ref[:1])
+    direct = metric(ref[:1].expand_as(img), img)
+    np.testing.assert_allclose(metric.from_reference_features(feats, img).numpy(), direct.numpy(), rtol=1e-5)
+    with pytest.raises(InputImageError):
+        metric.from_reference_features(feats, img[..., :-8])  # another size
+
+
+def test_metric_built_under_inference_mode_still_trains() -> None:
+    """The bench builds the cached metric inside torch.inference_mode; a later training loss must still work."""
+    import importlib
+
+    backbones = importlib.import_module("sdpic.metric.backbones")
+    distance = importlib.import_module("sdpic.metric.distance")  # the package's `distance` is the function
+    saved = dict(backbones._CACHE), dict(distance._MODULES)
+    backbones._CACHE.clear()
+    distance._MODULES.clear()
+    try:
+        ref, img = _pair(n=1)
+        with torch.inference_mode():
+            get_metric()(ref, img)
+        img = img.clone().requires_grad_(True)
+        get_metric()(ref, img).sum().backward()
+        assert img.grad is not None and img.grad.abs().sum() > 0
+    finally:
+        backbones._CACHE.clear()
+        backbones._CACHE.update(saved[0])
+        distance._MODULES.clear()
+        distance._MODULES.update(saved[1])

@@ -10,6 +10,7 @@ keeps the best feasible point seen, so a wiggle costs accuracy, not correctness)
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,9 +69,10 @@ def bisect_setting(
             if cache is not None:
                 data, _ = cache.load(codec.name, key, digest, setting)
             if data is None:
+                t0 = time.perf_counter()
                 data = codec.encode(rgb, setting)
-                if cache is not None:
-                    cache.store(codec.name, key, digest, setting, data, {})
+                if cache is not None:  # same sidecar as the RD runner's, so it can reuse this stream
+                    cache.store(codec.name, key, digest, setting, data, {"encode_s": time.perf_counter() - t0})
             tried[setting] = (len(data) * 8.0 / pixels, data)
         return tried[setting][0]
 

@@ -66,22 +66,24 @@ class EncodeCache:
         return data, meta
 
     def store(
-        self, codec_name: str, codec_key: str, digest: str, setting: float | int, data: bytes, meta: dict[str, Any]
+        self,
+        codec_name: str,
+        codec_key: str,
+        digest: str,
+        setting: float | int,
+        data: bytes,
+        meta: dict[str, Any],
+        *,
+        stream: bool = True,
     ) -> None:
-        """Save stream and sidecar atomically (the sidecar records the stream length as a consistency check)."""
-        base = self._base(codec_name, codec_key, digest, setting)
-        if base is None:
-            return
-        meta = {**meta, "bytes": len(data)}
-        atomic_write_bytes(_with(base, ".bin"), data)
-        atomic_write_bytes(_with(base, ".json"), json.dumps(meta, sort_keys=True).encode())
+        """Save stream and sidecar atomically (the sidecar records the stream length as a consistency check).
 
-    def update_meta(
-        self, codec_name: str, codec_key: str, digest: str, setting: float | int, data: bytes, meta: dict[str, Any]
-    ) -> None:
-        """Rewrite only the sidecar (new metrics for an already cached stream of ``data``)."""
+        ``stream=False`` rewrites only the sidecar (new metrics for a stream of ``data`` already cached).
+        """
         base = self._base(codec_name, codec_key, digest, setting)
         if base is None:
             return
         meta = {**meta, "bytes": len(data)}
+        if stream:
+            atomic_write_bytes(_with(base, ".bin"), data)
         atomic_write_bytes(_with(base, ".json"), json.dumps(meta, sort_keys=True).encode())

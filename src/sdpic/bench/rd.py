@@ -33,7 +33,14 @@ from ..errors import InputImageError, ParameterError
 from .bdrate import bd_rate_table
 from .cache import EncodeCache, image_digest
 from .codecs import Codec, resolve_codecs
-from .metrics import QUALITY_METRICS, MetricSuite, ground_truth_mask, learned_saliency_mask, metrics_signature
+from .metrics import (
+    METRIC_BATCH,
+    QUALITY_METRICS,
+    MetricSuite,
+    ground_truth_mask,
+    learned_saliency_mask,
+    metrics_signature,
+)
 
 REFERENCE = "avif"
 POINT_KEYS = ("setting", "bpp", *QUALITY_METRICS, "encode_s", "decode_s")
@@ -71,6 +78,8 @@ class RDConfig:
     sdpic_saliency: str = "auto"
     want_percep: bool = True
     settings: dict[str, list[float]] = field(default_factory=dict)
+    #: torch threads for the metrics: the cores divided among the workers (more only adds contention)
+    metric_threads: int = 1
 
 
 # ---------------------------------------------------------------- worker side
@@ -80,7 +89,7 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_state(cfg: RDConfig) -> dict[str, Any]:
     """Per-process codecs and metric models, created once per config (loading a network per image would dominate)."""
-    key = (tuple(cfg.codec_names), cfg.threads, cfg.cache_dir, cfg.sdpic_saliency, cfg.want_percep)
+    key = (tuple(cfg.codec_names), cfg.threads, cfg.cache_dir, cfg.sdpic_saliency, cfg.want_percep, cfg.metric_threads)
     if _WORKER.get("key") != key:
         try:
             import torch
@@ -93,7 +102,7 @@ def _worker_state(cfg: RDConfig) -> dict[str, Any]:
         _WORKER.update(
             key=key,
             codecs=codecs,
-            suite=MetricSuite(want_percep=cfg.want_percep),
+            suite=MetricSuite(want_percep=cfg.want_percep, threads=cfg.metric_threads),
             cache=EncodeCache(Path(cfg.cache_dir) if cfg.cache_dir else None),
             signature=metrics_signature(),
         )
@@ -135,10 +144,6 @@ def process_image(path: str, cfg: RDConfig) -> dict[str, Any]:
     return result
 
 
-#: Decoded images measured in one metric batch (bounded to keep memory modest on large images).
-METRIC_BATCH = 8
-
-
 def _measure_sweep(
     codec: Codec,
     rgb: np.ndarray,
@@ -172,12 +177,12 @@ def _measure_sweep(
             if out.shape != rgb.shape:
                 raise InputImageError(f"{codec.name} decoded {out.shape}, expected {rgb.shape}")
             decoded.append(out)
-        values = suite.compute_batch(rgb, decoded, mask)
+        values = suite.compute_batch(rgb, decoded, mask, ref_key=digest)
         for entry, vals, dt in zip(chunk, values, times, strict=True):
             setting, data, meta = entry
             meta = {**meta, "metrics": {**meta.get("metrics", {}), sig: {**vals, "decode_s": dt}}}
             entry[2] = meta
-            cache.update_meta(codec.name, key, digest, setting, data, meta)
+            cache.store(codec.name, key, digest, setting, data, meta, stream=False)
     points = []
     for setting, data, meta in entries:
         cached = meta["metrics"][sig]
@@ -253,6 +258,7 @@ def run_rd(
         sdpic_saliency=sdpic_saliency,
         want_percep=want_percep,
         settings={k: list(v) for k, v in (settings or {}).items()},
+        metric_threads=max(1, (os.cpu_count() or 1) // min(workers, max(1, len(images)))),
     )
     started = time.perf_counter()
     per_image: list[dict[str, Any]] = []

@@ -148,9 +148,7 @@ class PerceptualDistance(nn.Module):
             raise ParameterError(f"unknown backbone {backbone!r} (choose from {', '.join(BACKBONES)})")
         self.backbone_name = backbone
         spec = backbone_spec(backbone)
-        self.net = get_backbone(backbone)
-        self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1), persistent=False)
+        self.net = get_backbone(backbone)  # takes RGB in [0, 1]: the input normalisation is part of it
         path = weights_file(backbone, version)
         weights, meta = read_weights(path)
         if meta.get("backbone", backbone) != backbone:
@@ -174,27 +172,57 @@ class PerceptualDistance(nn.Module):
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Unit-normalised features of an RGB [0, 1] batch at every tapped layer."""
-        return [_normalise(f) for f in self.net((x - self.mean) / self.std)]
+        return [_normalise(f) for f in self.net(x)]
 
-    def layer_maps(self, ref: torch.Tensor, img: torch.Tensor) -> list[torch.Tensor]:
-        """Per-layer weighted squared-difference maps ``(N, 1, h_l, w_l)``, before spatial averaging."""
-        if ref.requires_grad:
+    def reference_features(self, ref: torch.Tensor) -> list[torch.Tensor]:
+        """Features of a constant reference (no autograd record), to reuse against many test images.
+
+        ``ref`` is an RGB [0, 1] batch, checked like :meth:`forward`'s inputs.
+        """
+        ref, _ = check_pair(ref, ref)
+        with torch.no_grad():
+            return self.features(ref)
+
+    def layer_maps(
+        self, ref: torch.Tensor | None, img: torch.Tensor, ref_features: list[torch.Tensor] | None = None
+    ) -> list[torch.Tensor]:
+        """Per-layer weighted squared-difference maps ``(N, 1, h_l, w_l)``, before spatial averaging.
+
+        ``ref_features`` (from :meth:`reference_features`) replaces ``ref``: the bench measures every decoded
+        version of an image against the same reference and computes its features once.
+        """
+        if ref_features is not None:
+            f_ref = ref_features
+        elif ref is not None and ref.requires_grad:
             f_ref = self.features(ref)
         else:
             with torch.no_grad():  # the usual training case: the reference is a constant target
                 f_ref = self.features(ref)
         f_img = self.features(img)
+        if ref_features is not None and any(a.shape[2:] != b.shape[2:] for a, b in zip(f_ref, f_img, strict=True)):
+            raise InputImageError("the reference features come from an image of another size")
         return [
             torch.sum(w * (a - b) ** 2, dim=1, keepdim=True) for w, a, b in zip(self.lin, f_ref, f_img, strict=True)
         ]
 
-    def forward(self, ref: torch.Tensor, img: torch.Tensor, spatial: bool = False) -> torch.Tensor:
-        ref, img = check_pair(ref, img)
-        maps = self.layer_maps(ref, img)
+    def from_reference_features(
+        self, ref_features: list[torch.Tensor], img: torch.Tensor, spatial: bool = False
+    ) -> torch.Tensor:
+        """Same as ``forward(ref, img, spatial)`` with the reference given by its :meth:`reference_features`."""
+        if len(ref_features) != len(self.lin):
+            raise ParameterError(f"expected {len(self.lin)} reference feature maps, got {len(ref_features)}")
+        _, img = check_pair(img, img)
+        return self._reduce(self.layer_maps(None, img, ref_features), img.shape[2:], spatial)
+
+    @staticmethod
+    def _reduce(maps: list[torch.Tensor], size: torch.Size, spatial: bool) -> torch.Tensor:
         if not spatial:
             return sum(m.mean(dim=(1, 2, 3)) for m in maps)
-        size = ref.shape[2:]
         return sum(F.interpolate(m, size=size, mode="bilinear", align_corners=False) for m in maps)
+
+    def forward(self, ref: torch.Tensor, img: torch.Tensor, spatial: bool = False) -> torch.Tensor:
+        ref, img = check_pair(ref, img)
+        return self._reduce(self.layer_maps(ref, img), ref.shape[2:], spatial)
 
     def channel_terms(self, ref: torch.Tensor, img: torch.Tensor) -> torch.Tensor:
         """Unweighted per-channel spatial means of the squared normalised-feature differences, ``(N, sum C_l)``.
@@ -218,6 +246,7 @@ def get_metric(backbone: str | None = None, version: str = DEFAULT_VERSION) -> P
     with _LOCK:
         module = _MODULES.get(key)
         if module is None:
-            module = PerceptualDistance(*key).eval()
+            with torch.inference_mode(False):  # the cached module must stay usable as a training loss
+                module = PerceptualDistance(*key).eval()
             _MODULES[key] = module
     return module
