@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import FormatError
@@ -74,6 +75,10 @@ MIN_STRIP_ROWS = 16
 # halo of 2 latent rows (32 pixels) above and below a strip covers its receptive field.
 ANALYSIS_HALO = 2
 ANALYSIS_STRIP_LATENTS = 768  # latents per encoder strip: ~50 MB of g_a activations each
+# Positions per chunk of the exact context / parameter networks: their float64 activations (4x160
+# neighbour channels, 257 fused, 2x160 outputs) cost ~16 kB a position, 0.13 GB a chunk, instead of
+# 1.5 GB for a whole 24 MP pass. The networks are exact integer arithmetic, so chunking changes no bit.
+CODING_CHUNK = 8192
 
 
 @dataclass(frozen=True)
@@ -229,6 +234,32 @@ class SdpicModel(nn.Module):
         """(1,C,h,w) and flat position indices -> (1,C,N,1)."""
         return fmap.flatten(2)[:, :, positions, None]
 
+    def _pass_parameters(self, hyper: torch.Tensor, q_fixed: torch.Tensor, y_hat_flat: torch.Tensor | None,
+                         positions: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact means (float64) and scale-table indices (int64), each (M, len(positions)), of one context
+        pass. ``y_hat_flat`` (M, h*w) holds the anchors already decoded (None for the anchor pass: no
+        context). Runs CODING_CHUNK positions at a time; the result does not depend on the chunking."""
+        _, ctx_net, _ = self._exact_nets
+        m, n = self.config.latent_channels, len(positions)
+        means = torch.empty(m, n, dtype=torch.float64)
+        indices = torch.empty(m, n, dtype=torch.int64)
+        if y_hat_flat is not None:
+            # The four neighbours of position (r, c) in the zero-padded fixed-point map, in the order of
+            # transforms.four_neighbours: up, down, left, right.
+            padded = F.pad(exact.to_fixed(y_hat_flat.reshape(1, m, h, w)), (1, 1, 1, 1))[0].reshape(m, -1)
+            centre = (positions // w + 1) * (w + 2) + positions % w + 1
+            offsets = (-(w + 2), w + 2, -1, 1)
+        for lo in range(0, n, CODING_CHUNK):
+            pos = positions[lo:lo + CODING_CHUNK]
+            if y_hat_flat is None:
+                ctx = torch.zeros(1, self.config.context_channels, len(pos), 1, dtype=torch.float64)
+            else:
+                at = centre[lo:lo + CODING_CHUNK]
+                ctx = ctx_net(torch.cat([padded[:, at + d] for d in offsets])[None, :, :, None])
+            fused = torch.cat([self._gather(hyper, pos), ctx, self._gather(q_fixed, pos)], dim=1)
+            means[:, lo:lo + len(pos)], indices[:, lo:lo + len(pos)] = self._exact_params(fused)
+        return means, indices
+
     def _passes(self, h: int, w: int) -> list[torch.Tensor]:
         flat = anchor_mask(h, w).flatten().bool()
         return [torch.nonzero(flat).flatten(), torch.nonzero(~flat).flatten()]
@@ -308,7 +339,6 @@ class SdpicModel(nn.Module):
     def compress_latents(self, y: torch.Tensor, q_levels: torch.Tensor) -> tuple[CodedLatents, torch.Tensor]:
         """Entropy-code latents y (1,M,h,w). Returns the coded sections and ŷ (what the decoder will see)."""
         _, (z_coder, y_coder) = self._require_prepared()
-        _, ctx_net, _ = self._exact_nets
         m = self.config.latent_channels
         _, _, h, w = y.shape
         with _one_intra_op_thread():  # float h_a: one thread, so rounding z cannot depend on the count
@@ -319,16 +349,9 @@ class SdpicModel(nn.Module):
 
         y_flat = y.double()[0].flatten(1)  # (M, h*w)
         y_hat_flat = torch.zeros_like(y_flat)
-        ctx_zero = torch.zeros(1, self.config.context_channels, h * w // 2 + 1, 1, dtype=torch.float64)
         streams, escapes = [], [z_esc]
         for pass_no, pos in enumerate(self._passes(h, w)):
-            if pass_no == 0:
-                ctx = ctx_zero[:, :, : len(pos)]
-            else:
-                y_hat_map = y_hat_flat.reshape(1, m, h, w)
-                ctx = ctx_net(self._gather(four_neighbours(exact.to_fixed(y_hat_map)), pos))
-            fused = torch.cat([self._gather(hyper, pos), ctx, self._gather(q_fixed, pos)], dim=1)
-            means, scale_idx = self._exact_params(fused)
+            means, scale_idx = self._pass_parameters(hyper, q_fixed, y_hat_flat if pass_no else None, pos, h, w)
             residual = torch.round(y_flat[:, pos] - means).to(torch.int64)
             y_hat_flat[:, pos] = residual.double() + means
             ids = scale_idx.flatten()
@@ -354,7 +377,6 @@ class SdpicModel(nn.Module):
     def decompress_latents(self, coded: CodedLatents, q_levels: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`compress_latents`: coded sections -> ŷ (1,M,h,w), bit-identical to the encoder's."""
         _, (z_coder, y_coder) = self._require_prepared()
-        _, ctx_net, _ = self._exact_nets
         c = self.config
         h, w = coded.latent_height, coded.latent_width
         zh, zw = h // 4, w // 4
@@ -377,12 +399,7 @@ class SdpicModel(nn.Module):
         if len(streams) != 2:
             raise FormatError("latent section must hold exactly two context passes")
         for pass_no, pos in enumerate(passes):
-            if pass_no == 0:
-                ctx = torch.zeros(1, c.context_channels, len(pos), 1, dtype=torch.float64)
-            else:
-                ctx = ctx_net(self._gather(four_neighbours(exact.to_fixed(y_hat_flat.reshape(1, m, h, w))), pos))
-            fused = torch.cat([self._gather(hyper, pos), ctx, self._gather(q_fixed, pos)], dim=1)
-            means, scale_idx = self._exact_params(fused)
+            means, scale_idx = self._pass_parameters(hyper, q_fixed, y_hat_flat if pass_no else None, pos, h, w)
             ids = scale_idx.flatten().numpy()
             idx = y_coder.decode(streams[pass_no], ids)
             half = self.y_table_half_widths.numpy().astype(np.int64)[ids]
