@@ -22,6 +22,7 @@ _SUBCOMMAND_MODULES = (
     "sdpic.saliency.cli",
     "sdpic.metric.cli",
     "sdpic.bench.cli",
+    "sdpic.serve",
 )
 
 

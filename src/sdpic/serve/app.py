@@ -1,0 +1,184 @@
+"""The viewer's web app (Starlette): static page + a small JSON API.
+
+Routes::
+
+    GET  /                          the page (static/index.html, app.js, style.css)
+    GET  /api/info                  limits and model, for the page
+    POST /api/analyse?quality=Q[&saliency=1]  or  ?target_bytes=N   body: the photo file, raw
+    GET  /api/result/{id}/{file}    original.png, sdpic.png, avif.png, jpeg.png, saliency.png,
+                                    photo.sdpic (download), decoded.png (download)
+
+The upload is sent raw (``fetch(url, {body: file})``), not as a multipart form: one file, no parser
+dependency, and the size limit is enforced while reading. Results live in memory (the last few only).
+Analyses run one at a time: each already uses every thread torch is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request as HttpRequest
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import ImageTooLargeError, ParameterError, SdpicError
+from .analysis import Analysis, Limits, Request, analyse, png_bytes, saliency_overlay
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: Results kept for the page's images and downloads (each holds a few decoded copies of one photo).
+KEEP_RESULTS = 6
+_log = logging.getLogger("sdpic.serve")
+
+
+class ResultStore:
+    """The last ``size`` analyses, with their files encoded on first request."""
+
+    def __init__(self, size: int = KEEP_RESULTS) -> None:
+        self.size = size
+        self._items: OrderedDict[str, tuple[Analysis, dict[str, bytes]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, analysis: Analysis) -> str:
+        key = secrets.token_urlsafe(12)
+        with self._lock:
+            self._items[key] = (analysis, {})
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return key
+
+    def file(self, key: str, name: str) -> tuple[bytes, str] | None:
+        with self._lock:
+            item = self._items.get(key)
+        if item is None:
+            return None
+        analysis, files = item
+        if name not in files:
+            made = _make_file(analysis, name)
+            if made is None:
+                return None
+            files[name] = made
+        media = "application/octet-stream" if name.endswith(".sdpic") else "image/png"
+        return files[name], media
+
+
+def _make_file(analysis: Analysis, name: str) -> bytes | None:
+    if name == "photo.sdpic":
+        return analysis.results["sdpic"].data
+    if name == "decoded.png":
+        return png_bytes(analysis.decoded_image)
+    if name == "original.png":
+        return png_bytes(analysis.rgb)
+    if name == "saliency.png":
+        return png_bytes(saliency_overlay(analysis.saliency))
+    stem = name.removesuffix(".png")
+    if name.endswith(".png") and stem in analysis.results:
+        return png_bytes(analysis.results[stem].decoded)
+    return None
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _parse_request(params) -> Request:
+    def number(key: str, kind: type) -> float | int | None:
+        raw = params.get(key)
+        if raw in (None, ""):
+            return None
+        try:
+            return kind(raw)
+        except ValueError:
+            raise ParameterError(f"{key} must be a number, got {raw!r}") from None
+
+    target = number("target_bytes", int)
+    quality = number("quality", float)
+    if target is not None:
+        quality = None
+    elif quality is None:
+        quality = 50.0
+    return Request(quality=quality, target_bytes=target, use_saliency=params.get("saliency", "1") not in ("0", "false"))
+
+
+def create_app(limits: Limits = Limits(), threads: int | None = None) -> Starlette:
+    """The ASGI app; ``threads`` sets torch's thread count for the analyses."""
+    store = ResultStore()
+    busy = threading.Lock()
+
+    async def index(request: HttpRequest) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    async def info(request: HttpRequest) -> Response:
+        from ..zoo import DEFAULT_MODEL
+
+        return JSONResponse({"model": DEFAULT_MODEL, "max_upload_bytes": limits.max_upload_bytes,
+                             "max_pixels": limits.max_pixels})
+
+    async def read_body(request: HttpRequest) -> bytes:
+        declared = request.headers.get("content-length")
+        too_big = ImageTooLargeError(f"the file is larger than {limits.max_upload_bytes / 1e6:.0f} MB, the viewer's "
+                                     "upload limit (use `sdpic compress` for big files)")
+        if declared is not None and declared.isdigit() and int(declared) > limits.max_upload_bytes:
+            raise too_big
+        chunks, size = [], 0
+        async for chunk in request.stream():  # enforced while reading, whatever the header said
+            size += len(chunk)
+            if size > limits.max_upload_bytes:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def run(data: bytes, req: Request) -> Analysis:
+        with busy:
+            if threads is not None:
+                import torch
+
+                torch.set_num_threads(threads)
+            return analyse(data, req, limits)
+
+    async def analyse_route(request: HttpRequest) -> Response:
+        try:
+            req = _parse_request(request.query_params)
+            req.check()
+            data = await read_body(request)
+            analysis = await run_in_threadpool(run, data, req)
+        except ImageTooLargeError as exc:
+            return _error(413, str(exc))
+        except SdpicError as exc:
+            return _error(400, str(exc))
+        except Exception:  # a bug: say so plainly, keep the details in the server log
+            _log.exception("analysis failed")
+            return _error(500, "internal error while processing this photo (see the server log)")
+        key = store.add(analysis)
+        body = analysis.summary()
+        body["id"] = key
+        body["files"] = {name: f"/api/result/{key}/{name}" for name in
+                         ["original.png", "saliency.png", "photo.sdpic", "decoded.png",
+                          *(f"{codec}.png" for codec in analysis.results)]}
+        return JSONResponse(body)
+
+    async def result_file(request: HttpRequest) -> Response:
+        key, name = request.path_params["key"], request.path_params["name"]
+        found = await run_in_threadpool(store.file, key, name)
+        if found is None:
+            return _error(404, "no such result (results are kept for the last few photos only)")
+        content, media = found
+        headers = {"Cache-Control": "private, max-age=3600"}
+        if name in ("photo.sdpic", "decoded.png"):
+            headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return Response(content, media_type=media, headers=headers)
+
+    routes = [
+        Route("/", index),
+        Route("/api/info", info),
+        Route("/api/analyse", analyse_route, methods=["POST"]),
+        Route("/api/result/{key}/{name}", result_file),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    return Starlette(routes=routes)
