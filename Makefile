@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint bench-speed clean
+.PHONY: install browser demo test lint bench-speed clean
 
 $(STAMP): requirements.lock requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,19 @@ install: $(STAMP)
 demo: install
 	$(BIN)/sdpic demo
 
-test: install
+# The viewer's browser test needs Debian's chromium + chromedriver. Installed here when missing and we are
+# root with apt-get (CI); otherwise that test skips and says why.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium + chromium-driver for the viewer's browser test"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } || \
+	  echo "could not install chromium; the browser test will be skipped"; \
+	else echo "chromium/chromedriver missing (not root): the browser test will be skipped"; fi
+
+test: install browser
 	$(BIN)/python -m pytest -q
 
 lint: install
