@@ -54,3 +54,31 @@ def test_unknown_codec_is_an_error_and_sdpic_is_never_dropped() -> None:
     names = [c.name for c in resolve_codecs(None)]
     assert all(b in names for b in BASELINES)
     assert any(n.startswith("sdpic") for n in names)  # present, runnable or reported as skipped
+
+
+def test_sdpic_cache_key_changes_with_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New weights for a shipped model must never be served streams encoded with the old ones."""
+    from sdpic import zoo
+    from sdpic.bench.codecs.sdpic_codec import SdpicCodec
+
+    models = zoo.list_models()
+    if not models:
+        pytest.skip("no shipped sdpic model")
+    codec = SdpicCodec(model=models[0])
+    before = codec.key()
+    assert zoo.weights_hash(zoo.entry_by_name(models[0]).path).hex() in before
+    monkeypatch.setattr(zoo, "weights_hash", lambda path: b"\x01" * 8)
+    after = codec.key()
+    assert after != before and "0101010101010101" in after
+
+
+def test_sdpic_without_weights_hash_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sdpic import zoo
+    from sdpic.bench.codecs.sdpic_codec import SdpicCodec
+
+    def broken(path: object) -> bytes:
+        raise OSError("weights file unreadable")
+
+    monkeypatch.setattr(zoo, "weights_hash", broken)
+    avail = SdpicCodec(model="sdpic-mse").is_available()
+    assert not avail and "weights" in avail.reason

@@ -32,7 +32,7 @@ from .bisect import bisect_setting
 from .cache import EncodeCache
 from .codecs import Codec, resolve_codecs
 from .paths import shared_path
-from .rd import list_images
+from .rd import list_images, reuse_freed_memory
 
 TASKS = ("classify", "detect", "segment")
 VOC_CLASSES = 21
@@ -174,6 +174,7 @@ def _state(cfg: TaskConfig) -> dict[str, Any]:
     if _STATE.get("key") != key:
         import torch
 
+        reuse_freed_memory()
         torch.set_num_threads(cfg.threads)
         _STATE.clear()
         if cfg.task == "classify":

@@ -65,22 +65,31 @@ class SdpicCodec(Codec):
             return Availability(False, reason)
         if self._unavailable:
             return Availability(False, self._unavailable)
+        try:
+            self.weights_id()
+        except Exception as exc:  # no weights hash: cached streams could not be told apart, so do not run
+            return Availability(False, f"cannot hash the weights of model {self.model!r}: {exc}")
         return Availability(True)
 
+    def weights_id(self) -> str:
+        """Hex of ``sdpic.zoo.weights_hash`` of this model's weights file (new weights -> new cache entries)."""
+        from sdpic import zoo
+
+        entry = zoo.entry_by_name(self.model or zoo.DEFAULT_MODEL)
+        return zoo.weights_hash(entry.path).hex()
+
     def version(self) -> str:
-        """sdpic version, model name and the weights hash (the cache must expire when weights are retrained)."""
+        """sdpic version, model name and the weights hash.
+
+        The version is part of the cache key (:meth:`Codec.key`), so new weights never reuse old streams.
+        """
         import sdpic
 
-        weights = ""
         try:
-            from sdpic import zoo
-
-            entry = zoo.entry_by_name(self.model) if self.model else None
-            if entry is not None:
-                weights = f" (weights {zoo.weights_hash(entry.path).hex()})"
-        except Exception:  # an older/newer zoo without these helpers: the name alone still identifies it
-            weights = ""
-        return f"sdpic {sdpic.__version__} / model {self.model or 'default'}{weights}"
+            weights = self.weights_id()
+        except Exception as exc:  # reported, not hidden; is_available() keeps such a codec from running
+            weights = f"unknown: {exc}"
+        return f"sdpic {sdpic.__version__} / model {self.model or 'default'} (weights {weights})"
 
     def encode(self, rgb: np.ndarray, setting: float) -> bytes:
         import sdpic
