@@ -75,3 +75,26 @@ def test_saliency_mask_option(tmp_path: Path, image_file: Path) -> None:
 
 def test_output_with_several_inputs_is_refused(tmp_path: Path, image_file: Path) -> None:
     assert main(["compress", str(image_file), str(image_file), "-o", str(tmp_path / "x.sdpic")]) == 1
+
+
+def test_missing_input_is_one_failure_among_others(tmp_path: Path, image_file: Path, capsys) -> None:
+    out_dir = tmp_path / "out"
+    assert main(["compress", str(tmp_path / "gone.png"), str(image_file), "--out-dir", str(out_dir),
+                 "--jobs", "1"]) == 1
+    assert (out_dir / "photo.sdpic").exists()
+    err = capsys.readouterr().err
+    assert "gone.png" in err and "no such file" in err and "1 failed" in err
+
+
+def test_single_missing_input_is_a_clean_error(tmp_path: Path, capsys) -> None:
+    assert main(["decompress", str(tmp_path / "nothing.sdpic")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_folder_of_streams_decompresses_next_to_them(tmp_path: Path, image_file: Path) -> None:
+    streams = tmp_path / "streams" / "deep"
+    assert main(["compress", str(image_file), "-o", str(streams / "a.sdpic"), "--quality", "10"]) == 0
+    assert main(["decompress", str(tmp_path / "streams"), "--recursive", "--jobs", "1"]) == 0
+    assert Image.open(streams / "a.png").size == (80, 48)
+    # -o with a folder input is refused with a clear message
+    assert main(["decompress", str(tmp_path / "streams"), "-o", str(tmp_path / "x.png")]) == 1

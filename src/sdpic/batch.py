@@ -289,8 +289,8 @@ def run_job(work: WorkFunction, job: Job) -> JobResult:
     result = JobResult(str(job.source), str(job.output), "failed")
     _in_task = True
     try:
+        stats = work(job.source, job.output)  # a missing or unreadable input fails here, with the work's message
         result.bytes_in = job.source.stat().st_size
-        stats = work(job.source, job.output)
         result.status, result.bytes_out, result.pixels = "done", stats.bytes_out, stats.pixels
         result.bpp = stats.compressed_bytes * 8 / stats.pixels if stats.pixels else None
         result.message = stats.message
@@ -445,7 +445,8 @@ def run_batch(plan: Plan, work: WorkFunction, *, jobs: int | None, threads: int 
     n_jobs = min(jobs or min(default_jobs(), len(plan.jobs) // 2), len(plan.jobs))
     n_jobs = max(1, n_jobs)
     single = plan.planned == 1
-    bar = tqdm(total=plan.planned, unit="file", file=stream, disable=single, dynamic_ncols=True, smoothing=0.1)
+    bar = tqdm(total=plan.planned, unit="file", file=stream, disable=single, dynamic_ncols=True, smoothing=0.1,
+               mininterval=0.5)
     start = time.perf_counter()
 
     def emit(line: str, error: bool = False) -> None:

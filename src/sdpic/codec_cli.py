@@ -69,10 +69,7 @@ def image_suffixes() -> set[str]:
 
 
 def _plan(args: argparse.Namespace, suffix: str, input_suffixes: set[str], validate: Callable[[Path], bool]) -> Plan:
-    paths = [Path(p) for p in args.inputs]
-    for path in paths:
-        if not path.exists():
-            raise InputImageError(f"{path}: no such file or folder")
+    paths = [Path(p) for p in args.inputs]  # a missing file fails on its own, like any other bad file
     if args.output is not None and (len(paths) > 1 or paths[0].is_dir()):
         raise ParameterError("-o/--output takes one input file; use --out-dir for several files or a folder")
     files = collect_inputs(paths, input_suffixes, args.recursive, skip_dir=args.out_dir)
@@ -117,10 +114,12 @@ def decompress_file(source: Path, output: Path) -> FileStats:
     """Decode one .sdpic file to a PNG at ``output`` (atomically)."""
     from .api import decompress
 
+    if not source.is_file():
+        raise InputImageError(f"{source}: no such file" if not source.exists() else f"{source}: not a file")
     try:
         data = source.read_bytes()
     except OSError as exc:
-        raise InputImageError(f"cannot read ({exc.strerror})") from None
+        raise InputImageError(f"{source}: cannot read ({exc.strerror})") from None
     img = decompress(data)
     png = encode_image(img, "PNG")
     atomic_write_bytes(output, png)
