@@ -182,3 +182,52 @@ def test_coding_overhead_on_real_photos_is_within_one_percent(model: SdpicModel,
     for name, level in (("kodim01.png", 10), ("kodim19.png", 54)):
         real, estimate = _real_and_estimated_bits(model, load_image(kodak_dir / name).rgb[64:448, 64:448], level)
         assert abs(real - estimate) <= RELATIVE_OVERHEAD * estimate, (name, level, real, estimate)
+
+
+def test_absurd_latents_are_clamped_so_the_stream_still_decodes(model: SdpicModel) -> None:
+    """Latents beyond the int32 escape field (impossible from real pixels) are clamped to LATENT_LIMIT
+    rather than written as a stream the decoder rejects."""
+    x = _padded(smooth_image(64, 64, seed=6))
+    q = torch.full((1, 1, 4, 4), 32)
+    y = model.analyse(x, q)
+    for value in (2.0**31, -(2.0**40), float("inf")):
+        y_bad = y.clone()
+        y_bad[0, :, 1, 1] = value
+        coded, y_hat = model.compress_latents(y_bad, q)
+        assert torch.equal(model.decompress_latents(coded, q), y_hat)
+        assert y_hat.abs().max() <= model_module.LATENT_LIMIT + 1024
+
+
+def test_decoder_rejects_escapes_beyond_the_limit(model: SdpicModel) -> None:
+    from dataclasses import replace
+
+    from sdpic.errors import FormatError
+
+    x = _padded(smooth_image(64, 64, seed=6))
+    q = torch.full((1, 1, 4, 4), 32)
+    y = model.analyse(x, q)
+    y[0, :, 1, 1] = 1e4  # escapes, within the limit
+    coded, _ = model.compress_latents(y, q)
+    escapes = np.frombuffer(coded.escapes, dtype=">i4").copy()
+    assert len(escapes) and np.abs(escapes).max() <= model_module.ESCAPE_LIMIT
+    escapes[0] = model_module.ESCAPE_LIMIT + 1
+    with pytest.raises(FormatError, match="escaped value"):
+        model.decompress_latents(replace(coded, escapes=escapes.astype(">i4").tobytes()), q)
+
+
+def test_short_streams_for_a_large_grid_fail_before_decoding(model: SdpicModel) -> None:
+    """A stream whose header claims more latents than its bytes can hold is rejected up front, so a tiny
+    file cannot buy a full-size decode; real streams are far above the bound."""
+    from dataclasses import replace
+
+    from sdpic.errors import FormatError
+
+    x = _padded(smooth_image(128, 128, seed=7))
+    q = torch.full((1, 1, 8, 8), 32)
+    coded, _ = model.compress_latents(model.analyse(x, q), q)
+    model._require_prepared()
+    z_bound = 4 * float(model._z_min_bits.sum())  # 2x2 z positions
+    assert 8 * len(coded.z_bytes) > 1.2 * z_bound
+    big = torch.full((1, 1, 1024, 1024), 32)
+    with pytest.raises(FormatError, match="hyper-latent stream"):
+        model.decompress_latents(replace(coded, latent_height=1024, latent_width=1024), big)

@@ -43,6 +43,7 @@ from .entropy import (
     NUM_SCALES,
     SCALE_MAX,
     SCALE_MIN,
+    TABLE_TOTAL,
     Z_HALF_WIDTH,
     FactorizedPrior,
     GaussianConditional,
@@ -79,6 +80,13 @@ ANALYSIS_STRIP_LATENTS = 768  # latents per encoder strip: ~50 MB of g_a activat
 # neighbour channels, 257 fused, 2x160 outputs) cost ~16 kB a position, 0.13 GB a chunk, instead of
 # 1.5 GB for a whole 24 MP pass. The networks are exact integer arithmetic, so chunking changes no bit.
 CODING_CHUNK = 8192
+# Latents and hyper-latents are clamped to +-LATENT_LIMIT before coding (real images stay below ~100),
+# so every escaped value (a latent minus a mean of at most +-1024) lies within +-ESCAPE_LIMIT; the
+# decoder rejects larger ones. Without the clamp an absurd latent would overflow the int32 escape
+# field and the encoder would write a stream its own decoder rejects; with it the decoder's latents,
+# hence g_s's inputs, are bounded whatever a file says.
+LATENT_LIMIT = float(1 << 15)
+ESCAPE_LIMIT = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -208,6 +216,10 @@ class SdpicModel(nn.Module):
         y_freqs = self.y_table_freqs.numpy().astype(np.int64)
         y_lengths = 2 * self.y_table_half_widths.numpy().astype(np.int64) + 2
         self._coders = (TableCoder(z_freqs, z_lengths), TableCoder(y_freqs, y_lengths))
+        # Fewest bits any symbol of each table can cost (its most probable entry): lower bounds on the
+        # length of a stream, checked before decoding it.
+        self._z_min_bits = _min_symbol_bits(z_freqs)
+        self._y_min_bits = _min_symbol_bits(y_freqs)
 
     def _require_prepared(self) -> tuple:
         if self._exact_nets is None or self._coders is None:
@@ -341,9 +353,10 @@ class SdpicModel(nn.Module):
         _, (z_coder, y_coder) = self._require_prepared()
         m = self.config.latent_channels
         _, _, h, w = y.shape
+        y = y.clamp(-LATENT_LIMIT, LATENT_LIMIT)
         with _one_intra_op_thread():  # float h_a: one thread, so rounding z cannot depend on the count
             z = self.h_a(y)
-        z_hat = torch.round(z).to(torch.int64)
+        z_hat = torch.round(z.clamp(-LATENT_LIMIT, LATENT_LIMIT)).to(torch.int64)
         z_idx, z_ids, z_esc = self._z_symbols(z_hat)
         hyper, q_fixed = self._hyper_and_quality(z_hat.double(), q_levels)
 
@@ -383,6 +396,7 @@ class SdpicModel(nn.Module):
         escapes = _EscapeReader(unpack_escapes(coded.escapes))
 
         z_ids = np.repeat(np.arange(c.hyper_channels), zh * zw)
+        _check_stream_length(coded.z_bytes, zh * zw * float(self._z_min_bits.sum()), "hyper-latent")
         z_idx = z_coder.decode(coded.z_bytes, z_ids)
         z_rel = z_idx - Z_HALF_WIDTH
         offsets = self.z_prior.table_offsets.numpy().astype(np.int64)
@@ -401,6 +415,7 @@ class SdpicModel(nn.Module):
         for pass_no, pos in enumerate(passes):
             means, scale_idx = self._pass_parameters(hyper, q_fixed, y_hat_flat if pass_no else None, pos, h, w)
             ids = scale_idx.flatten().numpy()
+            _check_stream_length(streams[pass_no], float(self._y_min_bits[ids].sum()), "latent")
             idx = y_coder.decode(streams[pass_no], ids)
             half = self.y_table_half_widths.numpy().astype(np.int64)[ids]
             if np.any(idx > 2 * half + 1):
@@ -416,6 +431,8 @@ class _EscapeReader:
     """Hands out raw escaped values in decoding order, checking the section holds exactly enough."""
 
     def __init__(self, values: np.ndarray) -> None:
+        if len(values) and int(np.abs(values).max()) > ESCAPE_LIMIT:
+            raise FormatError(f"escaped value beyond +-{ESCAPE_LIMIT} (no encoder writes one)")
         self.values, self.pos = values, 0
 
     def fill(self, target: np.ndarray, mask: np.ndarray) -> None:
@@ -445,6 +462,23 @@ def synthesis_strips(latent_height: int, latent_width: int) -> list[tuple[int, i
     MIN_STRIP_ROWS rows (so the halo stays a small overhead). A function of the size only."""
     rows = max(MIN_STRIP_ROWS, -(-STRIP_LATENTS // max(latent_width, 1)))
     return [(top, min(top + rows, latent_height)) for top in range(0, latent_height, rows)]
+
+
+def _min_symbol_bits(freqs: np.ndarray) -> np.ndarray:
+    """Per table row: -log2 of its largest probability, the least information one symbol carries."""
+    return -np.log2(freqs.max(axis=1).astype(np.float64) / TABLE_TOTAL)
+
+
+def _check_stream_length(data: bytes, min_bits: float, what: str) -> None:
+    """An ANS stream holds at least the information of its symbols (measured: 20-40 bits more, the final
+    coder state), so a stream shorter than the least its symbols can cost is truncated or forged. Why
+    check: the coder decodes an exhausted stream as endless valid symbols, so without this a 300-byte
+    file that claims 16384x10922 pixels would run a full-size decode (minutes, gigabytes). With it a
+    stream buys at most ~640 pixels per byte (the z tables cost >= 51 bits per 64x64 block). Margins:
+    64 bits and 0.1% for the coder's own rounding (never observed)."""
+    if 8 * len(data) + 64 < min_bits * (1 - 2**-10):
+        raise FormatError(f"{what} stream is {len(data)} bytes but its symbols need at least "
+                          f"{min_bits / 8:.0f}: the stream is truncated or its header's size is wrong")
 
 
 def analysis_strips(latent_height: int, latent_width: int) -> list[tuple[int, int]]:
