@@ -8,6 +8,17 @@ decoder can give greyscale back. Conversions (documented in the README):
 * Greyscale (``1``, ``L``, ``I;16``...) is coded as R=G=B and decoded back to ``L``.
 * Alpha (``RGBA``, ``LA``, ``PA``) is composited over white: sdpic does not store transparency.
 * 16-bit and float images are scaled to 8 bits (rounded), CMYK / YCbCr / palette are converted to RGB.
+
+Decisions for awkward inputs, each tested in tests/test_image_io.py:
+
+* Pillow's own readers decide some conversions: a 16-bit RGB(A) PNG arrives as 8-bit (its high byte),
+  a multi-frame file (GIF, APNG, TIFF) as its first frame. ICC profiles are not applied: pixels are
+  coded as stored and decoded as sRGB. CIELAB is converted to sRGB with littleCMS (Pillow's ImageCms),
+  HSV with Pillow's converter; premultiplied ``La`` / ``RGBa`` are un-premultiplied, then composited.
+* Rejected with :class:`InputImageError`: a file Pillow cannot identify (text, empty, zero-size
+  header), a corrupt or truncated PNG / JPEG (no partial images), a mode Pillow cannot convert.
+* Rejected with :class:`ImageTooLargeError` *before* the pixels are decoded: more than ``MAX_SIDE``
+  a side or ``MAX_PIXELS`` in all (Pillow's decompression-bomb error limit, twice its warning limit).
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from .errors import ImageTooLargeError, InputImageError
 
@@ -69,7 +80,9 @@ def open_pil(path: str | os.PathLike) -> Image.Image:
             check_dimensions(*img.size)
             img.load()
             return ImageOps.exif_transpose(img)
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's check on the header size, before decoding
+        raise ImageTooLargeError(f"{path}: too many pixels ({exc})") from None
+    except UnidentifiedImageError as exc:
         raise InputImageError(f"{path}: not a readable image ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, InputImageError):
@@ -79,6 +92,19 @@ def open_pil(path: str | os.PathLike) -> Image.Image:
 
 def _pil_to_rgb(img: Image.Image) -> LoadedImage:
     check_dimensions(*img.size)
+    try:
+        return _convert(img)
+    except (ValueError, OSError) as exc:  # Pillow has no conversion for this mode
+        raise InputImageError(f"cannot convert a {img.mode} image to RGB ({exc})") from None
+
+
+def _convert(img: Image.Image) -> LoadedImage:
+    if img.mode == "LAB":
+        lab_to_srgb = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"),
+                                              "LAB", "RGB")
+        return LoadedImage(np.ascontiguousarray(np.asarray(ImageCms.applyTransform(img, lab_to_srgb))), False)
+    if img.mode == "La":
+        img = img.convert("LA")
     greyscale = img.mode in _GREY_MODES or (img.mode == "P" and _palette_is_grey(img))
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
         arr = np.asarray(img, dtype=np.float64)
