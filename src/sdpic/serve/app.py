@@ -34,6 +34,8 @@ from .analysis import Analysis, Limits, Request, analyse, png_bytes, saliency_ov
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: Results kept for the page's images and downloads (each holds a few decoded copies of one photo).
 KEEP_RESULTS = 6
+#: How far past the upload limit a body is still read (and dropped) so the client gets a clean 413.
+DRAIN_BYTES = 64 * 1000 * 1000
 _log = logging.getLogger("sdpic.serve")
 
 
@@ -121,17 +123,22 @@ def create_app(limits: Limits = Limits(), threads: int | None = None) -> Starlet
                              "max_pixels": limits.max_pixels})
 
     async def read_body(request: HttpRequest) -> bytes:
-        declared = request.headers.get("content-length")
-        too_big = ImageTooLargeError(f"the file is larger than {limits.max_upload_bytes / 1e6:.0f} MB, the viewer's "
+        too_big = ImageTooLargeError(f"the file is larger than {limits.max_upload_bytes / 1e6:g} MB, the viewer's "
                                      "upload limit (use `sdpic compress` for big files)")
-        if declared is not None and declared.isdigit() and int(declared) > limits.max_upload_bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limits.max_upload_bytes + DRAIN_BYTES:
             raise too_big
+        # Past the limit the rest is read and dropped, so that the client, still sending, gets the 413
+        # instead of a reset connection; a body far past the limit is cut off.
         chunks, size = [], 0
-        async for chunk in request.stream():  # enforced while reading, whatever the header said
+        async for chunk in request.stream():
             size += len(chunk)
-            if size > limits.max_upload_bytes:
-                raise too_big
-            chunks.append(chunk)
+            if size <= limits.max_upload_bytes:
+                chunks.append(chunk)
+            elif size > limits.max_upload_bytes + DRAIN_BYTES:
+                break
+        if size > limits.max_upload_bytes:
+            raise too_big
         return b"".join(chunks)
 
     def run(data: bytes, req: Request) -> Analysis:
