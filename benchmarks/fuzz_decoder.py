@@ -134,6 +134,21 @@ def section_mutation(data: bytes, rng: random.Random) -> tuple[str, bytes]:
     return f"section{tag}:{kind}", recrc(bytes(buf))
 
 
+def replace_section(data: bytes, rng: random.Random, edit: Callable[[bytes], bytes]) -> bytes:
+    """Apply ``edit`` to one section's payload and rebuild the framing (lengths, CRC) around it."""
+    parts = sections(data)
+    if not parts:
+        raise ValueError("no sections")
+    chosen = rng.randrange(len(parts))
+    out = bytearray(data[:HEADER_SIZE])
+    for k, (tag, start, length) in enumerate(parts):
+        payload = data[start:start + length]
+        if k == chosen:
+            payload = bytes(edit(payload))
+        out += struct.pack(">BI", tag, len(payload)) + payload
+    return recrc(bytes(out) + b"\0\0\0\0")
+
+
 # ---------------------------------------------------------------------------------------- the oracle
 class UntypedError(Exception):
     """A decoder failure that is not an sdpic error: a bug."""
@@ -146,12 +161,14 @@ class Stats:
     by_phase: Counter = field(default_factory=Counter)
     max_time_ratio: float = 0.0
     over_budget: int = 0
+    first_try_over_budget: int = 0
     max_case_rss_mb: float = 0.0
     slowest: tuple[float, str] = (0.0, "")
 
     def to_dict(self) -> dict:
         return {"cases": self.cases, "outcomes": dict(self.outcomes.most_common()), "by_phase": dict(self.by_phase),
                 "max_time_ratio": round(self.max_time_ratio, 3), "cases_over_2x_budget": self.over_budget,
+                "cases_over_2x_budget_first_try": self.first_try_over_budget,
                 "max_case_peak_rss_mb": round(self.max_case_rss_mb, 1),
                 "slowest_case": {"ratio": round(self.slowest[0], 3), "name": self.slowest[1]}}
 
@@ -195,6 +212,7 @@ class Oracle:
     def __init__(self, seeds: list[bytes], slack_s: float = 0.05) -> None:
         self.stats = Stats()
         self.slack_s = slack_s
+        self.slow_cases: list[tuple[str, bytes]] = []  # over budget even at best of 3, for confirm_slow()
         # Clean decode time as a + b * pixels, fitted on the smallest and largest seed (best of 3 each).
         points = []
         for data in sorted(seeds, key=declared_pixels)[:: max(1, len(seeds) - 1)]:
@@ -218,17 +236,40 @@ class Oracle:
         _peak_rss_reset()
         outcome, seconds = self._timed(data)
         normal = self.normal_seconds(data)
-        ratio = seconds / normal
         s = self.stats
+        if seconds > 2.0 * normal + self.slack_s:
+            # Over budget once: time it twice more and keep the best. A slow input stays slow; a pause
+            # of the process (the machine is shared, garbage collection) does not repeat.
+            s.first_try_over_budget += 1
+            seconds = min(seconds, *(self._timed(data)[1] for _ in range(2)))
+        ratio = seconds / normal
         s.cases += 1
         s.outcomes[outcome] += 1
         s.by_phase[phase] += 1
         s.max_time_ratio = max(s.max_time_ratio, ratio)
-        s.over_budget += seconds > 2.0 * normal + self.slack_s
+        if seconds > 2.0 * normal + self.slack_s:
+            s.over_budget += 1
+            if len(self.slow_cases) < MAX_KEPT_SLOW:
+                self.slow_cases.append((f"{phase}/{name}", data))
         s.max_case_rss_mb = max(s.max_case_rss_mb, _peak_rss_mb())
         if ratio > s.slowest[0]:
             s.slowest = (ratio, f"{phase}/{name}")
         return outcome
+
+
+    def confirm_slow(self, cases: list[tuple[str, bytes]], repeats: int = 5) -> dict:
+        """Re-time cases that were over budget during the run, now that nothing else of ours runs: best of
+        ``repeats``. What stays over 2x is a real slow input; the rest was the shared machine."""
+        confirmed = []
+        for name, data in cases:
+            best = min(self._timed(data)[1] for _ in range(repeats))
+            if best > 2.0 * self.normal_seconds(data) + self.slack_s:
+                confirmed.append({"name": name, "ratio": round(best / self.normal_seconds(data), 2),
+                                  "hex": data.hex()[:2000]})
+        return {"rechecked": len(cases), "still_over_2x": len(confirmed), "cases": confirmed[:20]}
+
+
+MAX_KEPT_SLOW = 500
 
 
 def structured_cases(seeds: list[bytes], rng: random.Random, random_rounds: int) -> Iterator[tuple[str, str, bytes]]:
@@ -270,7 +311,7 @@ def seed_streams() -> list[bytes]:
 
 # ---------------------------------------------------------------------------------------- atheris phase
 ATHERIS_CHILD = r"""
-import json, random, sys, time, atheris
+import json, random, struct, sys, time, atheris
 sys.path[:0] = [sys.argv[1]]
 with atheris.instrument_imports(include=["sdpic"]):
     import sdpic, sdpic.api, sdpic.format, sdpic.quality_map, sdpic.codec.model, sdpic.codec.coder
@@ -282,6 +323,11 @@ last = [0.0]
 
 def mutator(data, max_size, seed):
     rnd = random.Random(seed)
+    if rnd.random() < 0.5:  # structure-aware: mutate one section's payload, keep framing and CRC valid
+        try:
+            return fz.replace_section(data, rnd, lambda payload: atheris.Mutate(payload, max_size // 2))
+        except (ValueError, IndexError, struct.error):
+            pass
     out = atheris.Mutate(data, max_size)
     return fz.recrc(out) if rnd.random() < 0.8 else out
 
@@ -296,6 +342,7 @@ def target(data):
     if now - last[0] > 5 or now > deadline:
         last[0] = now
         open(stats_path, "w").write(json.dumps(oracle.stats.to_dict()))
+        open(stats_path + ".slow", "w").write(json.dumps([[n, d.hex()] for n, d in oracle.slow_cases]))
 
 atheris.Setup(sys.argv[:1] + sys.argv[6:], target, custom_mutator=mutator)
 atheris.Fuzz()
@@ -318,6 +365,9 @@ def atheris_phase(seeds: list[bytes], seconds: float, crash_dir: Path) -> dict:
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
         elapsed = time.time() - t0
         result = json.loads(stats.read_text()) if stats.exists() else {}
+        slow_file = Path(str(stats) + ".slow")
+        result["slow_cases"] = ([(n, bytes.fromhex(h)) for n, h in json.loads(slow_file.read_text())]
+                                if slow_file.exists() else [])
         result.update({"seconds": round(elapsed, 1), "exit_code": proc.returncode,
                        "libfuzzer_tail": proc.stderr.strip().splitlines()[-3:]})
         return result
@@ -357,9 +407,13 @@ def main() -> int:
                                      "s_per_megapixel": round(oracle.seconds_per_pixel * 1e6, 3)},
               "structured": {**oracle.stats.to_dict(), "seconds": round(structured_s, 1), "failures": failures}}
     remaining = args.seconds - structured_s
+    slow = list(oracle.slow_cases)
     if not args.no_atheris and remaining > 30:
         report["atheris"] = atheris_phase(seeds, remaining, args.crash_dir.resolve())
+        slow += report["atheris"].pop("slow_cases")
         print(f"atheris: {json.dumps(report['atheris'])}", flush=True)
+    report["over_budget_rechecked"] = oracle.confirm_slow(slow)
+    print(f"over-budget cases re-timed: {json.dumps(report['over_budget_rechecked'])[:400]}", flush=True)
     report["total_seconds"] = round(time.time() - t_start, 1)
     report["total_cases"] = report["structured"]["cases"] + report.get("atheris", {}).get("cases", 0)
     if args.json:
