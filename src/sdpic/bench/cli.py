@@ -45,6 +45,14 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     rd.add_argument("--codecs", default=None, help="comma-separated codec names (default: all)")
     rd.add_argument("--masks", type=Path, default=None, help="ground-truth saliency masks (same stem as images)")
     rd.add_argument("--out", type=Path, default=None, help="JSON output (default: print a summary only)")
+    rd.add_argument(
+        "--update",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="merge this run's codecs into an earlier RD JSON (other rows kept, BD-rates recomputed) and "
+        "write the result to --out (default: JSON itself, which needs --force)",
+    )
     rd.add_argument("--plot", default=None, metavar="PREFIX", help="write PREFIX_<metric>.png and PREFIX_table.md")
     rd.add_argument("--workers", type=int, default=2, help="parallel worker processes over images (default 2)")
     rd.add_argument("--threads", type=int, default=2, help="threads per codec and for metrics (default 2)")
@@ -78,9 +86,14 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     task.add_argument("--quiet", action="store_true", help="no progress bar")
     task.set_defaults(func=cmd_task)
 
-    rep = sub.add_parser("report", help="redraw plots and tables from an RD JSON (no codec runs)")
-    rep.add_argument("json", type=Path, help="JSON written by `sdpic bench rd --out`")
-    rep.add_argument("--plot", required=True, metavar="PREFIX", help="write PREFIX_<metric>.png and PREFIX_table.md")
+    rep = sub.add_parser("report", help="redraw plots and tables from RD or task JSONs (no codec runs)")
+    rep.add_argument("json", type=Path, nargs="+", help="one RD JSON (`bench rd --out`) or task JSONs (`bench task`)")
+    rep.add_argument(
+        "--plot",
+        required=True,
+        metavar="PREFIX",
+        help="RD: write PREFIX_<metric>.png and PREFIX_table.md; tasks: PREFIX.png and PREFIX.md",
+    )
     rep.add_argument("--anchors", type=Path, default=None, help="published curves (default ../shared/anchors/...)")
     rep.set_defaults(func=cmd_report)
 
@@ -108,6 +121,13 @@ def cmd_rd(args: argparse.Namespace) -> int:
 
     images_dir = args.images or shared_path("data", "kodak")
     images = list_images(images_dir, args.limit)
+    base = None
+    if args.update is not None:
+        try:
+            base = json.loads(args.update.read_text())
+        except (OSError, ValueError) as exc:
+            raise ParameterError(f"{args.update}: cannot read RD JSON ({exc})") from None
+        args.out = args.out or args.update
     if args.out is not None:
         check_output_path(args.out, force=args.force)  # fail before the long run, not after
     if args.plot and not args.force and Path(f"{args.plot}_table.md").exists():
@@ -126,6 +146,10 @@ def cmd_rd(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     doc["run"]["command"] = "sdpic " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("sdpic") else None
+    if base is not None:
+        from .rd import merge_results
+
+        doc = merge_results(base, doc)
     if args.out is not None:
         _write_json(args.out, doc, force=args.force)
     if args.plot:
@@ -165,13 +189,22 @@ def cmd_task(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Regenerate plots and tables from a saved RD JSON."""
-    from .report import write_report
+    """Regenerate plots and tables from saved RD or task JSONs."""
+    from .report import write_report, write_task_report
 
-    try:
-        doc = json.loads(args.json.read_text())
-    except (OSError, ValueError) as exc:
-        raise ParameterError(f"{args.json}: cannot read RD JSON ({exc})") from None
-    for f in write_report(doc, args.plot, _anchors(args.anchors)):
+    docs = []
+    for path in args.json:
+        try:
+            docs.append(json.loads(path.read_text()))
+        except (OSError, ValueError) as exc:
+            raise ParameterError(f"{path}: cannot read bench JSON ({exc})") from None
+    kinds = {"task" if "task" in d else "rd" for d in docs}
+    if kinds == {"task"}:
+        files = write_task_report(docs, args.plot)
+    elif kinds == {"rd"} and len(docs) == 1:
+        files = write_report(docs[0], args.plot, _anchors(args.anchors))
+    else:
+        raise ParameterError("give one RD JSON, or one or more task JSONs")
+    for f in files:
         print(f)
     return 0

@@ -135,7 +135,8 @@ class MetricSuite:
 def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+    # a copy: decoded or cached pixels may be read-only buffers, which torch cannot wrap without a warning
+    return torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
 
 
 def learned_saliency_mask(rgb: np.ndarray) -> tuple[np.ndarray | None, str]:

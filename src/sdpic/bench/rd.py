@@ -244,6 +244,45 @@ def aggregate(per_image: list[dict[str, Any]], codec: str) -> list[dict[str, Any
     return points
 
 
+def add_bd_rates(doc: dict[str, Any]) -> None:
+    """(Re)compute ``doc["bd_rate"]`` from the averaged points of every codec, against ``doc["reference"]``."""
+    reference = doc["reference"]
+    curves = {
+        name: {k: [p.get(k) for p in entry["points"]] for k in ("bpp", *QUALITY_METRICS)}
+        for name, entry in doc["codecs"].items()
+        if entry["points"]
+    }
+    doc["bd_rate"] = bd_rate_table(curves, reference, QUALITY_METRICS)
+    doc.pop("bd_rate_note", None)
+    if reference not in curves:
+        doc["bd_rate_note"] = f"reference codec {reference!r} did not run; BD-rates are null"
+
+
+def merge_results(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with the codecs of ``update`` replaced (or added), BD-rates recomputed.
+
+    For rerunning some rows only (e.g. ``sdpic`` after new weights) without recomputing the others. Both runs
+    must cover the same images with the same metric definitions, else the table would mix incomparable rows.
+    """
+    for key in ("dataset", "images", "reference"):
+        if base.get(key) != update.get(key):
+            raise ParameterError(f"cannot merge: {key} differs ({base.get(key)!r} vs {update.get(key)!r})")
+    sources = base.get("metric_sources"), update.get("metric_sources")
+    if all(sources) and sources[0] != sources[1]:
+        raise ParameterError("cannot merge: the metrics were computed differently (metric_sources differ)")
+    base_images = {img for e in base["codecs"].values() for img in e.get("per_image", {})}
+    new_images = {img for e in update["codecs"].values() for img in e.get("per_image", {})}
+    if base_images and new_images and base_images != new_images:
+        raise ParameterError("cannot merge: the two runs used different images")
+    doc = dict(base)
+    doc["codecs"] = {**base["codecs"], **update["codecs"]}
+    doc["skipped"] = {k: v for k, v in base.get("skipped", {}).items() if k not in update["codecs"]}
+    doc["skipped"].update(update.get("skipped", {}))
+    doc["updates"] = [*base.get("updates", []), {"codecs": sorted(update["codecs"]), "run": update.get("run")}]
+    add_bd_rates(doc)
+    return doc
+
+
 def run_rd(
     images: Sequence[Path],
     codec_names: Sequence[str] | None = None,
@@ -322,14 +361,7 @@ def run_rd(
             "points": aggregate(per_image, c.name),
             "per_image": {r["image"]: r["codecs"].get(c.name, []) for r in per_image},
         }
-    curves = {
-        name: {k: [p.get(k) for p in entry["points"]] for k in ("bpp", *QUALITY_METRICS)}
-        for name, entry in doc["codecs"].items()
-        if entry["points"]
-    }
-    doc["bd_rate"] = bd_rate_table(curves, reference, QUALITY_METRICS)
-    if reference not in curves:
-        doc["bd_rate_note"] = f"reference codec {reference!r} did not run; BD-rates are null"
+    add_bd_rates(doc)
     sources = per_image[0].get("sources", {}) if per_image else {}
     doc["metric_sources"] = sources
     doc["saliency_masks"] = sorted({r["mask"] for r in per_image})

@@ -191,3 +191,58 @@ def write_report(doc: dict[str, Any], prefix: str | os.PathLike, anchors_dir: Pa
     text = markdown_table(doc) + "\n### All points (averaged over images)\n\n" + points_table(doc)
     atomic_write_bytes(table, text.encode())
     return [*files, table]
+
+
+#: Score plotted per task (the first is the headline; all are in the table).
+TASK_SCORES = {"classify": ("top1", "top5"), "detect": ("map", "map50"), "segment": ("miou",)}
+TASK_LABELS = {
+    "top1": "top-1 accuracy",
+    "top5": "top-5 accuracy",
+    "map": "mAP@[.5:.95]",
+    "map50": "mAP@.5",
+    "miou": "mIoU vs prediction on the original",
+}
+
+
+def write_task_report(docs: Sequence[dict[str, Any]], prefix: str | os.PathLike) -> list[Path]:
+    """``PREFIX.md`` (one table per task, :func:`sdpic.bench.task.format_task_table`) and ``PREFIX.png``.
+
+    The figure has one panel per task: the headline score vs the measured mean bpp for each codec, with
+    the uncompressed score as a dashed line.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .task import format_task_table
+
+    if not docs:
+        raise ValueError("no task results to report")
+    fig, axes = plt.subplots(1, len(docs), figsize=(5.2 * len(docs), 4.2), dpi=110, squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for ax, doc in zip(axes[0], docs, strict=True):
+        score = TASK_SCORES.get(doc["task"], tuple(doc["uncompressed"]))[0]
+        for i, (name, entry) in enumerate(doc["codecs"].items()):
+            pts = [p for p in entry.get("points", []) if p.get(score) is not None]
+            if pts:
+                style = {"lw": 2.2} if name.startswith("sdpic") else {"lw": 1.4}
+                ax.plot([p["bpp"] for p in pts], [p[score] for p in pts], "o-", ms=4, color=cmap(i % 10), label=name,
+                        **style)  # fmt: skip
+        base = doc["uncompressed"].get(score)
+        if base is not None:
+            ax.axhline(base, ls="--", color="k", lw=1.0, label="uncompressed")
+        ax.set_xlabel("bits per pixel (mean over images)")
+        ax.set_ylabel(TASK_LABELS.get(score, score))
+        ax.set_title(f"{doc['task']}: {doc['dataset']} ({doc['images']} images)", fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    png = Path(f"{prefix}.png")
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png.with_suffix(".tmp.png"))
+    plt.close(fig)
+    os.replace(png.with_suffix(".tmp.png"), png)
+    md = Path(f"{prefix}.md")
+    atomic_write_bytes(md, "\n".join(format_task_table(d) for d in docs).encode())
+    return [png, md]

@@ -344,6 +344,7 @@ class CalibrationResult:
     """Learned weights plus the 2AFC scores before/after calibration on the training and held-out triplets."""
 
     weights: list[torch.Tensor]
+    #: the fine-tuned backbone tensors only (``--tune-last``), by their names in the backbone; None if frozen
     backbone_state: dict[str, torch.Tensor] | None
     scores: dict[str, float] = field(default_factory=dict)
     n_train: int = 0
@@ -484,7 +485,7 @@ def calibrate(
     result.scores["val_after"] = score(val_idx)
     result.weights = [c.detach().clone() for c in torch.split(w.detach(), sizes)]
     if net is not None:
-        result.backbone_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        result.backbone_state = {k: p.detach().clone() for k, p in net.named_parameters() if p.requires_grad}
     return result
 
 
@@ -496,22 +497,22 @@ def save_calibration(
     source: str,
     force: bool = False,
 ) -> Path:
-    """Write calibrated weights as a versioned file; shipped versions (``v0``) are never overwritten."""
+    """Write calibrated weights (and fine-tuned backbone blocks) as a versioned file.
+
+    Shipped versions (``v0``) are never overwritten. With ``--tune-last`` the file also carries the tuned
+    blocks' tensors; :class:`PerceptualDistance` then runs its own copy of the backbone with them.
+    """
     path = Path(path)
     if path.resolve().parent == WEIGHTS_DIR.resolve() and path.stem == f"{backbone}_{DEFAULT_VERSION}":
         raise OutputExistsError(f"{path}: the shipped version {DEFAULT_VERSION} is fixed; choose another --version")
     if path.exists() and not force:
         raise OutputExistsError(f"{path}: exists (a weight version must not change silently; use --force)")
-    if result.backbone_state is not None:
-        raise ParameterError(
-            "saving fine-tuned backbone blocks is not supported yet: calibrate without --tune-last to get a "
-            "weights file (the fine-tuned scores are reported for comparison)"
-        )
     write_weights(
         path,
         result.weights,
         backbone,
         version,
+        backbone_state=result.backbone_state,
         calibrated="true",
         description=f"calibrated with the LPIPS 2AFC objective on {source}",
         scores={k: round(v, 4) for k, v in result.scores.items()},

@@ -83,7 +83,7 @@ def _calibrate_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate, decayed linearly to 0")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--val-frac", type=float, default=0.2, help="fraction of triplets held out for the report")
-    p.add_argument("--tune-last", type=int, default=0, help="also fine-tune the last N backbone blocks (report only)")
+    p.add_argument("--tune-last", type=int, default=0, help="also fine-tune the last N backbone blocks (saved)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--json", action="store_true")
     return p
@@ -225,12 +225,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
         progress=say,
     )
     report: dict[str, object] = {"backbone": args.backbone, "source": source, **result.scores}
-    if result.backbone_state is None:
-        save_calibration(result, out, args.backbone, args.version, source, force=args.force)
-        report["weights"] = str(out)
-    else:
-        report["weights"] = None
-        say("--tune-last: scores reported; fine-tuned blocks are not saved (not supported yet)")
+    save_calibration(result, out, args.backbone, args.version, source, force=args.force)
+    report["weights"] = str(out)
+    report["fine_tuned_tensors"] = len(result.backbone_state or {})
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -239,8 +236,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
             f"2AFC score train {s['train_before']:.4f} -> {s['train_after']:.4f}, "
             f"held-out {s['val_before']:.4f} -> {s['val_after']:.4f}"
         )
-        if report["weights"]:
-            print(f"wrote {out}" + (f" (use version={args.version!r})" if args.install else ""))
+        tuned = f", with {args.tune_last} fine-tuned backbone block(s)" if result.backbone_state else ""
+        print(f"wrote {out}{tuned}" + (f" (use version={args.version!r})" if args.install else ""))
     return 0
 
 

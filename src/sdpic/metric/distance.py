@@ -16,6 +16,7 @@ is identified by (backbone, version), so it never silently changes.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
@@ -36,6 +37,11 @@ MIN_SIDE = 32
 DEFAULT_VERSION = "v0"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _EPS = 1e-10
+#: How fine-tuned backbone tensors are stored in a weight file: as the metric runs them, BatchNorm folded into
+#: the convolutions and the input std folded into the stem (see ``backbones._build``). Files written for
+#: another layout are refused rather than loaded into the wrong places.
+BACKBONE_LAYOUT = "bn-folded+std-in-stem/1"
+_BACKBONE_PREFIX = "backbone."
 
 
 def weights_file(backbone: str, version: str = DEFAULT_VERSION) -> Path:
@@ -61,29 +67,77 @@ def available_versions(backbone: str) -> list[str]:
 
 def read_weights(path: str | os.PathLike) -> tuple[list[torch.Tensor], dict[str, str]]:
     """Read linear weights ``lin0..linK`` and their metadata (backbone, taps, version, calibrated, ...)."""
+    weights, _, meta = read_weight_file(path)
+    return weights, meta
+
+
+def read_weight_file(
+    path: str | os.PathLike,
+) -> tuple[list[torch.Tensor], dict[str, torch.Tensor], dict[str, str]]:
+    """Linear weights, fine-tuned backbone tensors (empty unless calibrated with ``--tune-last``) and metadata."""
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = dict(fh.metadata() or {})
-            names = sorted((k for k in fh.keys() if k.startswith("lin")), key=lambda k: int(k[3:]))
+            keys = list(fh.keys())
+            names = sorted((k for k in keys if k.startswith("lin")), key=lambda k: int(k[3:]))
             tensors = [fh.get_tensor(k).float() for k in names]
+            prefixed = [k for k in keys if k.startswith(_BACKBONE_PREFIX)]
+            tuned = {k.removeprefix(_BACKBONE_PREFIX): fh.get_tensor(k).float() for k in prefixed}
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise ParameterError(f"{path}: not a readable linear-weight file ({exc})") from None
-    return tensors, meta
+    return tensors, tuned, meta
 
 
 def write_weights(
-    path: str | os.PathLike, weights: list[torch.Tensor], backbone: str, version: str, **meta: object
+    path: str | os.PathLike,
+    weights: list[torch.Tensor],
+    backbone: str,
+    version: str,
+    backbone_state: dict[str, torch.Tensor] | None = None,
+    **meta: object,
 ) -> None:
-    """Write linear weights in the versioned format (non-negative, one vector per tapped layer)."""
+    """Write linear weights in the versioned format (non-negative, one vector per tapped layer).
+
+    ``backbone_state``: fine-tuned backbone tensors by name (as in the metric's folded backbone), stored next
+    to the linear weights so the file alone defines the distance.
+    """
     tensors = {f"lin{i}": w.detach().float().clamp_min(0).contiguous().cpu() for i, w in enumerate(weights)}
+    for name, t in (backbone_state or {}).items():
+        tensors[_BACKBONE_PREFIX + name] = t.detach().float().contiguous().cpu()
     metadata = {
         "backbone": backbone,
         "taps": json.dumps(list(TAPS[backbone])),
         "version": version,
         **{k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()},
     }
+    if backbone_state:
+        metadata["backbone_layout"] = BACKBONE_LAYOUT
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=metadata)
+
+
+def _with_tuned_tensors(
+    net: nn.Module, tuned: dict[str, torch.Tensor], meta: dict[str, str], path: Path, backbone: str
+) -> nn.Module:
+    """A private copy of the shared backbone with the fine-tuned tensors of a weight file put in."""
+    if meta.get("backbone_layout") != BACKBONE_LAYOUT:
+        raise ParameterError(
+            f"{path}: fine-tuned backbone tensors in layout {meta.get('backbone_layout')!r}; "
+            f"this sdpic reads {BACKBONE_LAYOUT!r}"
+        )
+    if json.loads(meta.get("taps", "null")) != list(TAPS[backbone]):
+        raise ParameterError(f"{path}: fine-tuned for taps {meta.get('taps')}, this sdpic uses {list(TAPS[backbone])}")
+    own = dict(net.named_parameters())
+    for name, t in tuned.items():
+        if name not in own or own[name].shape != t.shape:
+            raise ParameterError(f"{path}: fine-tuned tensor {name!r} does not fit the {backbone} backbone")
+    with torch.inference_mode(False):
+        net = copy.deepcopy(net)  # the cached backbone is shared by every other metric instance
+        params = dict(net.named_parameters())
+        with torch.no_grad():
+            for name, t in tuned.items():
+                params[name].copy_(t)
+    return net
 
 
 def check_pair(ref: torch.Tensor, img: torch.Tensor, min_side: int = MIN_SIDE) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,7 +204,7 @@ class PerceptualDistance(nn.Module):
         spec = backbone_spec(backbone)
         self.net = get_backbone(backbone)  # takes RGB in [0, 1]: the input normalisation is part of it
         path = weights_file(backbone, version)
-        weights, meta = read_weights(path)
+        weights, tuned, meta = read_weight_file(path)
         if meta.get("backbone", backbone) != backbone:
             raise ParameterError(f"{path}: weights are for backbone {meta.get('backbone')!r}, not {backbone!r}")
         if [int(w.numel()) for w in weights] != list(spec.channels):
@@ -158,6 +212,9 @@ class PerceptualDistance(nn.Module):
                 f"{path}: weight sizes {[int(w.numel()) for w in weights]} do not match "
                 f"{backbone} layers {list(spec.channels)}"
             )
+        if tuned:
+            self.net = _with_tuned_tensors(self.net, tuned, meta, path, backbone)
+        self.fine_tuned = bool(tuned)
         self.version = meta.get("version", version)
         self.calibrated = meta.get("calibrated", "false") == "true"
         self.lin = nn.ParameterList(
