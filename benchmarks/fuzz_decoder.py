@@ -163,13 +163,14 @@ class Stats:
     over_budget: int = 0
     first_try_over_budget: int = 0
     max_case_rss_mb: float = 0.0
+    max_rss_case: dict = field(default_factory=dict)
     slowest: tuple[float, str] = (0.0, "")
 
     def to_dict(self) -> dict:
         return {"cases": self.cases, "outcomes": dict(self.outcomes.most_common()), "by_phase": dict(self.by_phase),
                 "max_time_ratio": round(self.max_time_ratio, 3), "cases_over_2x_budget": self.over_budget,
                 "cases_over_2x_budget_first_try": self.first_try_over_budget,
-                "max_case_peak_rss_mb": round(self.max_case_rss_mb, 1),
+                "max_case_peak_rss_mb": round(self.max_case_rss_mb, 1), "max_rss_case": self.max_rss_case,
                 "slowest_case": {"ratio": round(self.slowest[0], 3), "name": self.slowest[1]}}
 
 
@@ -251,7 +252,11 @@ class Oracle:
             s.over_budget += 1
             if len(self.slow_cases) < MAX_KEPT_SLOW:
                 self.slow_cases.append((f"{phase}/{name}", data))
-        s.max_case_rss_mb = max(s.max_case_rss_mb, _peak_rss_mb())
+        rss = _peak_rss_mb()
+        if rss > s.max_case_rss_mb:
+            s.max_case_rss_mb = rss
+            s.max_rss_case = {"name": f"{phase}/{name}", "outcome": outcome, "bytes": len(data),
+                              "declared_megapixels": round(declared_pixels(data) / 1e6, 3)}
         if ratio > s.slowest[0]:
             s.slowest = (ratio, f"{phase}/{name}")
         return outcome
@@ -333,7 +338,7 @@ def mutator(data, max_size, seed):
 
 def target(data):
     try:
-        oracle.run("atheris", "", bytes(data))
+        oracle.run("atheris", f"{len(data)}B/{fz.declared_pixels(bytes(data))}px", bytes(data))
     except fz.UntypedError:
         path = f"{crash_dir}/crash-{abs(hash(bytes(data)))}.sdpic"
         open(path, "wb").write(bytes(data))

@@ -9,7 +9,8 @@ vs. everywhere else).
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/memory_peak.py --megapixels 1 12 24 \\
         --threads 2 --json results/reliability/memory_peak.json
 
-Target (issue 7): compressing a 24 MP photo within 4 GB of RAM.
+Target (issue 7): compressing a 24 MP photo within 4 GB of RAM. The seconds are wall time of the codec
+call alone (not the PNG read/write), on whatever else the machine is running: not a speed benchmark.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ if mode == "compress":
     open(dst, "wb").write(data)
 elif mode == "decompress":
     img = sdpic.decompress(open(src, "rb").read(), threads=threads)
-    img.save(dst)
-seconds = time.perf_counter() - t0
+seconds = time.perf_counter() - t0  # the PNG write below is not the codec's time (its memory is counted)
+if mode == "decompress":
+    img.save(dst, compress_level=1)
 print(json.dumps({"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "seconds": seconds}))
 """
 
