@@ -164,6 +164,7 @@ class Stats:
     first_try_over_budget: int = 0
     max_case_rss_mb: float = 0.0
     max_rss_case: dict = field(default_factory=dict)
+    max_case_rss_growth_mb: float = 0.0  # peak during a case minus the RSS just before it
     slowest: tuple[float, str] = (0.0, "")
 
     def to_dict(self) -> dict:
@@ -171,6 +172,7 @@ class Stats:
                 "max_time_ratio": round(self.max_time_ratio, 3), "cases_over_2x_budget": self.over_budget,
                 "cases_over_2x_budget_first_try": self.first_try_over_budget,
                 "max_case_peak_rss_mb": round(self.max_case_rss_mb, 1), "max_rss_case": self.max_rss_case,
+                "max_case_rss_growth_mb": round(self.max_case_rss_growth_mb, 1),
                 "slowest_case": {"ratio": round(self.slowest[0], 3), "name": self.slowest[1]}}
 
 
@@ -190,11 +192,23 @@ def decode_outcome(data: bytes) -> str:
     return "image"
 
 
-def _peak_rss_reset() -> None:
+def _peak_rss_reset() -> bool:
+    """Reset the kernel's peak-RSS counter (Linux); False where that is not allowed."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return 0.0
 
 
 def _peak_rss_mb() -> float:
@@ -234,8 +248,10 @@ class Oracle:
         return self.fixed_s + self.seconds_per_pixel * max(declared_pixels(data), 64 * 64)
 
     def run(self, phase: str, name: str, data: bytes) -> str:
-        _peak_rss_reset()
+        self.peak_rss_per_case = _peak_rss_reset()
+        before = _rss_mb()
         outcome, seconds = self._timed(data)
+        growth = _peak_rss_mb() - before
         normal = self.normal_seconds(data)
         s = self.stats
         if seconds > 2.0 * normal + self.slack_s:
@@ -252,6 +268,7 @@ class Oracle:
             s.over_budget += 1
             if len(self.slow_cases) < MAX_KEPT_SLOW:
                 self.slow_cases.append((f"{phase}/{name}", data))
+        s.max_case_rss_growth_mb = max(s.max_case_rss_growth_mb, growth)
         rss = _peak_rss_mb()
         if rss > s.max_case_rss_mb:
             s.max_case_rss_mb = rss

@@ -91,3 +91,11 @@ def test_random_bytes(oracle: fz.Oracle, seeds: list[bytes], blob: bytes, prefix
                       fix_crc: bool) -> None:
     data = (seeds[0][: fz.HEADER_SIZE] if prefix == "header" else prefix) + blob
     _check(oracle, "random", "", fz.recrc(data) if fix_crc else data)
+
+
+def test_no_case_allocated_much(oracle: fz.Oracle) -> None:
+    """Memory stays bounded: no case grew the process by more than the decode of a small image needs
+    (runs last in this module; the long run reports the same figure)."""
+    if oracle.stats.cases == 0 or not getattr(oracle, "peak_rss_per_case", False):
+        pytest.skip("needs the cases above and a resettable peak RSS (Linux /proc/self/clear_refs)")
+    assert oracle.stats.max_case_rss_growth_mb < 256
