@@ -91,7 +91,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, default=0.3, help="budget in seconds for forward+backward")
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
     parser.add_argument("--sweep", action="store_true", help="also price other truncations (tapped layers)")
+    parser.add_argument(
+        "--reuse-freed-memory",
+        action="store_true",
+        help="glibc keeps freed memory for reuse (sdpic.nets.memory.reuse_freed_memory): no page faults per tensor",
+    )
     args = parser.parse_args(argv)
+    if args.reuse_freed_memory:
+        from sdpic.nets.memory import reuse_freed_memory
+
+        if not reuse_freed_memory():
+            parser.error("--reuse-freed-memory needs glibc")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     backbones = BACKBONES if args.backbone == "all" else (args.backbone,)
@@ -124,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             "torch": torch.__version__,
             "machine": f"{platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()}".strip(),
             "load_avg_1min": os.getloadavg()[0],
+            "reuse_freed_memory": args.reuse_freed_memory,
             "results": results,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputImageError, ParameterError
+from ..nets.memory import reuse_freed_memory
 from .bdrate import bd_rate_table
 from .cache import EncodeCache, image_digest
 from .codecs import Codec, resolve_codecs
@@ -85,28 +86,6 @@ class RDConfig:
 # ---------------------------------------------------------------- worker side
 
 _WORKER: dict[str, Any] = {}
-
-
-def reuse_freed_memory() -> bool:
-    """Ask glibc to serve large blocks from the heap and keep freed memory for reuse (bench processes only).
-
-    Every activation tensor of the deep metrics on a Kodak image is larger than glibc's biggest mmap
-    threshold (32 MB), so by default each one is a fresh mmap whose pages the kernel zeroes on first touch
-    and unmaps on free. Measured on 72 decoded Kodak images: 41 s of system time against 22 s of actual
-    compute; with this setting 0.7 s. Returns False where it does not apply (not glibc).
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if not name:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
-        return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
-    except (OSError, AttributeError):  # musl or another libc without mallopt
-        return False
 
 
 def _worker_state(cfg: RDConfig) -> dict[str, Any]:

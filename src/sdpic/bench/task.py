@@ -28,11 +28,12 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import InputImageError, ParameterError
+from ..nets.memory import reuse_freed_memory
 from .bisect import bisect_setting
 from .cache import EncodeCache
 from .codecs import Codec, resolve_codecs
 from .paths import shared_path
-from .rd import list_images, reuse_freed_memory
+from .rd import list_images
 
 TASKS = ("classify", "detect", "segment")
 VOC_CLASSES = 21
