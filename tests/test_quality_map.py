@@ -44,3 +44,13 @@ def test_garbage_map_is_a_typed_error_or_in_range() -> None:
         except FormatError:
             continue
         assert levels.min() >= 0 and levels.max() <= 64
+
+
+def test_map_too_short_for_its_size_is_rejected_before_decoding() -> None:
+    """A forged header claiming a huge map cannot buy a long decode with a few bytes."""
+    levels = np.full((8, 8), 30, dtype=np.int64)
+    levels[:4] = 40
+    data = encode_levels(levels, 30)
+    assert np.array_equal(decode_levels(data, 8, 8, 30), levels)  # real maps pass the bound
+    with pytest.raises(FormatError, match="truncated"):
+        decode_levels(data, 1024, 1024, 30)

@@ -89,8 +89,10 @@ def encode_levels(levels: np.ndarray, base: int) -> bytes:
 
 def decode_levels(data: bytes, height: int, width: int, base: int) -> np.ndarray:
     """Inverse of :func:`encode_levels`; raises FormatError if the data decode to levels out of range."""
-    from .codec.coder import TableCoder
+    from .codec.coder import TableCoder, check_stream_length, min_symbol_bits
 
+    # A forged header must not buy a long decode: the map's symbols cost at least this much.
+    check_stream_length(data, height * width * float(min_symbol_bits(_TABLE[None, :])[0]), "quality map")
     coder = TableCoder(_TABLE[None, :], np.array([len(_TABLE)]))
     residuals = coder.decode(data, np.zeros(height * width, dtype=np.int64)) - QUALITY_LEVELS
     if np.any(residuals > QUALITY_LEVELS):  # the escape symbol is never written

@@ -77,3 +77,20 @@ def unpack_escapes(data: bytes) -> np.ndarray:
     if len(data) % 4:
         raise FormatError("escape section length is not a multiple of 4")
     return np.frombuffer(data, dtype=">i4").astype(np.int64)
+
+
+def min_symbol_bits(freqs: np.ndarray) -> np.ndarray:
+    """Per table row: -log2 of its largest probability, the least information one symbol carries."""
+    return -np.log2(freqs.max(axis=1).astype(np.float64) / TABLE_TOTAL)
+
+
+def check_stream_length(data: bytes, min_bits: float, what: str) -> None:
+    """An ANS stream holds at least the information of its symbols (measured: 20-40 bits more, the final
+    coder state), so a stream shorter than the least its symbols can cost is truncated or forged. Why
+    check: the coder decodes an exhausted stream as endless valid symbols, so without this a 300-byte
+    file that claims 16384x10922 pixels would run a full-size decode (minutes, gigabytes). With it a
+    stream buys at most ~640 pixels per byte (the z tables cost >= 51 bits per 64x64 block). Margins:
+    64 bits and 0.1% for the coder's own rounding (never observed)."""
+    if 8 * len(data) + 64 < min_bits * (1 - 2**-10):
+        raise FormatError(f"{what} stream is {len(data)} bytes but its symbols need at least "
+                          f"{min_bits / 8:.0f}: the stream is truncated or its header's size is wrong")

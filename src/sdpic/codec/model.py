@@ -27,6 +27,7 @@ The decoder needs exactly two context passes regardless of image size.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
@@ -38,12 +39,11 @@ from torch import nn
 
 from ..errors import FormatError
 from . import exact
-from .coder import TableCoder, pack_escapes, unpack_escapes
+from .coder import TableCoder, check_stream_length, min_symbol_bits, pack_escapes, unpack_escapes
 from .entropy import (
     NUM_SCALES,
     SCALE_MAX,
     SCALE_MIN,
-    TABLE_TOTAL,
     Z_HALF_WIDTH,
     FactorizedPrior,
     GaussianConditional,
@@ -218,8 +218,8 @@ class SdpicModel(nn.Module):
         self._coders = (TableCoder(z_freqs, z_lengths), TableCoder(y_freqs, y_lengths))
         # Fewest bits any symbol of each table can cost (its most probable entry): lower bounds on the
         # length of a stream, checked before decoding it.
-        self._z_min_bits = _min_symbol_bits(z_freqs)
-        self._y_min_bits = _min_symbol_bits(y_freqs)
+        self._z_min_bits = min_symbol_bits(z_freqs)
+        self._y_min_bits = min_symbol_bits(y_freqs)
 
     def _require_prepared(self) -> tuple:
         if self._exact_nets is None or self._coders is None:
@@ -306,12 +306,9 @@ class SdpicModel(nn.Module):
                 y = self.g_a(x[:, :, lo * LATENT_STRIDE:hi * LATENT_STRIDE], q_pixels, q_features[:, :, lo:hi])
             return y[:, :, top - lo:bottom - lo].float()
 
-        strips = analysis_strips(height, q.shape[3])
-        workers = min(torch.get_num_threads(), len(strips))
-        with _one_intra_op_thread(), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
-                                                        initargs=(1,)) as pool:
-            q_features = self.quality_encoder(q)  # one thread: its 3x3 conv's sums depend on the count
-            parts = list(pool.map(run, strips))
+        with _one_intra_op_thread():  # its 3x3 conv's sums would depend on the thread count too
+            q_features = self.quality_encoder(q)
+        parts = _map_strips(run, analysis_strips(height, q.shape[3]))
         return torch.cat(parts, dim=2) * self._gain_from_levels(q_levels)
 
     @torch.no_grad()
@@ -337,14 +334,9 @@ class SdpicModel(nn.Module):
                 out = self.g_s(y[:, :, lo:hi], q_features[:, :, lo:hi])
             return out[:, :, (top - lo) * LATENT_STRIDE:(bottom - lo) * LATENT_STRIDE]
 
-        strips = synthesis_strips(height, y.shape[3])
-        workers = min(torch.get_num_threads(), len(strips))
-        # Each worker pins its own OpenMP team to one thread (oneDNN does not go through torch's lazy
-        # per-thread initialisation); the main thread's setting is restored afterwards.
-        with _one_intra_op_thread(), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
-                                                        initargs=(1,)) as pool:
-            q_features = self.quality_encoder(q)  # also one thread: its 3x3 conv's sums depend on it too
-            parts = list(pool.map(run, strips))
+        with _one_intra_op_thread():  # its 3x3 conv's sums would depend on the thread count too
+            q_features = self.quality_encoder(q)
+        parts = _map_strips(run, synthesis_strips(height, y.shape[3]))
         return torch.cat(parts, dim=2).float()
 
     @torch.no_grad()
@@ -396,7 +388,7 @@ class SdpicModel(nn.Module):
         escapes = _EscapeReader(unpack_escapes(coded.escapes))
 
         z_ids = np.repeat(np.arange(c.hyper_channels), zh * zw)
-        _check_stream_length(coded.z_bytes, zh * zw * float(self._z_min_bits.sum()), "hyper-latent")
+        check_stream_length(coded.z_bytes, zh * zw * float(self._z_min_bits.sum()), "hyper-latent")
         z_idx = z_coder.decode(coded.z_bytes, z_ids)
         z_rel = z_idx - Z_HALF_WIDTH
         offsets = self.z_prior.table_offsets.numpy().astype(np.int64)
@@ -415,7 +407,7 @@ class SdpicModel(nn.Module):
         for pass_no, pos in enumerate(passes):
             means, scale_idx = self._pass_parameters(hyper, q_fixed, y_hat_flat if pass_no else None, pos, h, w)
             ids = scale_idx.flatten().numpy()
-            _check_stream_length(streams[pass_no], float(self._y_min_bits[ids].sum()), "latent")
+            check_stream_length(streams[pass_no], float(self._y_min_bits[ids].sum()), "latent")
             idx = y_coder.decode(streams[pass_no], ids)
             half = self.y_table_half_widths.numpy().astype(np.int64)[ids]
             if np.any(idx > 2 * half + 1):
@@ -457,35 +449,34 @@ def _one_intra_op_thread():
         torch.set_num_threads(previous)
 
 
-def synthesis_strips(latent_height: int, latent_width: int) -> list[tuple[int, int]]:
-    """Row ranges [top, bottom) of the strips g_s runs on: about STRIP_LATENTS latents each, at least
-    MIN_STRIP_ROWS rows (so the halo stays a small overhead). A function of the size only."""
-    rows = max(MIN_STRIP_ROWS, -(-STRIP_LATENTS // max(latent_width, 1)))
+def _map_strips(run: Callable[[tuple[int, int]], torch.Tensor], strips: list[tuple[int, int]]) -> list[torch.Tensor]:
+    """``run`` on every strip, each on one intra-op thread, ``torch.get_num_threads()`` strips at a time.
+
+    Each worker pins its own OpenMP team to one thread (oneDNN does not go through torch's lazy
+    per-thread initialisation); the caller's thread setting is restored afterwards.
+    """
+    workers = min(torch.get_num_threads(), len(strips))
+    with _one_intra_op_thread(), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
+                                                    initargs=(1,)) as pool:
+        return list(pool.map(run, strips))
+
+
+def _row_strips(latent_height: int, latent_width: int, latents_per_strip: int) -> list[tuple[int, int]]:
+    """Row ranges [top, bottom): about ``latents_per_strip`` latents each, at least MIN_STRIP_ROWS rows
+    (so the halo stays a small overhead). A function of the size only."""
+    rows = max(MIN_STRIP_ROWS, -(-latents_per_strip // max(latent_width, 1)))
     return [(top, min(top + rows, latent_height)) for top in range(0, latent_height, rows)]
 
 
-def _min_symbol_bits(freqs: np.ndarray) -> np.ndarray:
-    """Per table row: -log2 of its largest probability, the least information one symbol carries."""
-    return -np.log2(freqs.max(axis=1).astype(np.float64) / TABLE_TOTAL)
-
-
-def _check_stream_length(data: bytes, min_bits: float, what: str) -> None:
-    """An ANS stream holds at least the information of its symbols (measured: 20-40 bits more, the final
-    coder state), so a stream shorter than the least its symbols can cost is truncated or forged. Why
-    check: the coder decodes an exhausted stream as endless valid symbols, so without this a 300-byte
-    file that claims 16384x10922 pixels would run a full-size decode (minutes, gigabytes). With it a
-    stream buys at most ~640 pixels per byte (the z tables cost >= 51 bits per 64x64 block). Margins:
-    64 bits and 0.1% for the coder's own rounding (never observed)."""
-    if 8 * len(data) + 64 < min_bits * (1 - 2**-10):
-        raise FormatError(f"{what} stream is {len(data)} bytes but its symbols need at least "
-                          f"{min_bits / 8:.0f}: the stream is truncated or its header's size is wrong")
+def synthesis_strips(latent_height: int, latent_width: int) -> list[tuple[int, int]]:
+    """The strips g_s runs on (STRIP_LATENTS latents each)."""
+    return _row_strips(latent_height, latent_width, STRIP_LATENTS)
 
 
 def analysis_strips(latent_height: int, latent_width: int) -> list[tuple[int, int]]:
-    """Row ranges [top, bottom) of the strips g_a runs on (same rule as :func:`synthesis_strips`, with
-    ANALYSIS_STRIP_LATENTS). A function of the size only, so the encoder's output is too."""
-    rows = max(MIN_STRIP_ROWS, -(-ANALYSIS_STRIP_LATENTS // max(latent_width, 1)))
-    return [(top, min(top + rows, latent_height)) for top in range(0, latent_height, rows)]
+    """The strips g_a runs on (ANALYSIS_STRIP_LATENTS latents each), so the encoder's output is a
+    function of the size only too."""
+    return _row_strips(latent_height, latent_width, ANALYSIS_STRIP_LATENTS)
 
 
 def _split_streams(data: bytes) -> list[bytes]:
