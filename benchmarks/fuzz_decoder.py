@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HEADER_FIELDS: list[tuple[str, int, str, tuple[int, ...]]] = [
     ("magic", 0, ">I", (0, 0x53445043 ^ 1, 0x89504E47, 0xFFFFFFFF)),
     ("version", 4, ">B", (0, 2, 255)),
-    ("model_id", 5, ">H", (0, 2, 0xFFFF)),
+    ("model_id", 5, ">H", (0, 1, 2, 3, 0xFFFF)),  # 3: no such model; 1 and 2 are shipped
     ("weights_hash", 7, ">Q", (0, 1, 0xFFFFFFFFFFFFFFFF)),
     ("width", 15, ">I", (0, 1, 2, 63, 65, 16384, 16385, 0x7FFFFFFF, 0xFFFFFFFF)),
     ("height", 19, ">I", (0, 1, 2, 63, 65, 16384, 16385, 0x7FFFFFFF, 0xFFFFFFFF)),

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from sdpic.cli import main
+from sdpic.zoo import DEFAULT_MODEL
 from tests.conftest import smooth_image
 
 
@@ -30,7 +31,7 @@ def test_compress_decompress_info(tmp_path: Path, image_file: Path, capsys) -> N
     capsys.readouterr()
     assert main(["info", str(stream), "--json"]) == 0
     fields = json.loads(capsys.readouterr().out)
-    assert fields["width"] == 80 and fields["model"] == "sdpic-mse" and fields["bpp"] > 0
+    assert fields["width"] == 80 and fields["model"] == DEFAULT_MODEL and fields["bpp"] > 0
 
 
 def test_refuses_existing_output_without_force(tmp_path: Path, image_file: Path) -> None:

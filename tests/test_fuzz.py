@@ -56,7 +56,7 @@ def test_every_header_field_mutated(oracle: fz.Oracle, seeds: list[bytes], seed_
         outcomes[name] = _check(oracle, "header", name, data)
     assert outcomes["width=16385+crc"] == outcomes["height=0+crc"] == "FormatError"
     assert outcomes["version=2+crc"] == "UnsupportedVersionError"
-    assert outcomes["model_id=2+crc"] == outcomes["weights_hash=0+crc"] == "ModelMismatchError"
+    assert outcomes["model_id=3+crc"] == outcomes["weights_hash=0+crc"] == "ModelMismatchError"
     assert outcomes["width=65"] == "ChecksumError"
     # Same padded size (64): a valid image of the new width. Bigger sizes need more symbols than the
     # stream holds, which the decoder sees before decoding (no full-size decode of a short stream).

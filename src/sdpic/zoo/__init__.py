@@ -37,8 +37,10 @@ class ModelEntry:
 REGISTRY: dict[str, ModelEntry] = {
     "sdpic-mse": ModelEntry("sdpic-mse", 1, "sdpic-mse.safetensors",
                             "variable-rate hyperprior + checkerboard context, trained for MSE"),
+    "sdpic": ModelEntry("sdpic", 2, "sdpic.safetensors",
+                        "the same codec trained on the saliency-weighted perceptual loss (MODEL_CARD_sdpic.md)"),
 }
-DEFAULT_MODEL = "sdpic-mse"
+DEFAULT_MODEL = "sdpic"  # the perceptual model (issue 5); sdpic-mse for PSNR
 
 _lock = threading.Lock()
 
