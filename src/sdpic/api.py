@@ -8,7 +8,6 @@ This module joins the parts; each step lives in its own module::
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,25 +20,10 @@ from .codec.model import LATENT_STRIDE, PAD_MULTIPLE, CodedLatents
 from .errors import FormatError, ModelMismatchError, ParameterError
 from .image_io import ImageLike, load_image, load_mask, to_pil
 from .quality_map import DEFAULT_ROI_STRENGTH, build_levels, decode_levels, encode_levels, quality_to_level
+from .threads import torch_threads
 from .zoo import DEFAULT_MODEL, entry_by_id, entry_by_name, load_model, weights_hash
 
 SaliencySpec = str | ImageLike | None
-
-
-@contextmanager
-def _threads(n: int | None):
-    """Run with ``n`` torch threads, restoring the previous setting afterwards."""
-    if n is None:
-        yield
-        return
-    if n < 1:
-        raise ParameterError(f"threads must be >= 1, got {n}")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _padded_tensor(rgb: np.ndarray) -> torch.Tensor:
@@ -83,7 +67,7 @@ def encode(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = Non
     entry = entry_by_name(model)
     net = load_model(model)
     sal = _saliency_map(saliency, loaded.rgb)
-    with _threads(threads), torch.inference_mode():
+    with torch_threads(threads), torch.inference_mode():
         x = _padded_tensor(loaded.rgb)
         lh, lw = x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE
         padded_sal = None if sal is None else _pad_map(sal, x.shape[2], x.shape[3])
@@ -157,7 +141,7 @@ def decompress(data: bytes, threads: int | None = None) -> Image.Image:
     coded = CodedLatents(container.sections[fmt.Section.HYPER_LATENTS], container.sections[fmt.Section.LATENTS],
                          container.sections[fmt.Section.ESCAPES], lh, lw)
     q_levels = torch.from_numpy(levels)[None, None]
-    with _threads(threads), torch.inference_mode():
+    with torch_threads(threads), torch.inference_mode():
         y_hat = net.decompress_latents(coded, q_levels)
         x_hat = net.synthesise(y_hat, q_levels)
     x_hat = x_hat[0, :, : container.height, : container.width]

@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from .errors import ParameterError, SdpicError
 from .outputs import atomic_write_bytes, remove_stale_temp_files
+from .threads import torch_threads
 
 #: Exit status after an interrupt (as shells report SIGINT).
 INTERRUPTED_EXIT = 130
@@ -410,21 +411,6 @@ def _run_parallel(jobs: Sequence[Job], work: WorkFunction, n_jobs: int, threads:
     executor.shutdown(wait=True)
 
 
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    if threads is None:
-        yield
-        return
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def run_batch(plan: Plan, work: WorkFunction, *, jobs: int | None, threads: int | None, verb: str,
               verbose: bool = False, report: Path | None = None, show_summary: bool = True,
               stream=None) -> int:
@@ -474,7 +460,7 @@ def run_batch(plan: Plan, work: WorkFunction, *, jobs: int | None, threads: int 
             for result in plan.early:
                 on_result(result)
             if n_jobs == 1:
-                with _torch_threads(threads):
+                with torch_threads(threads):
                     for job in plan.jobs:
                         on_result(run_job(work, job))
             else:

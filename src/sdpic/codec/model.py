@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import FormatError
+from ..threads import torch_threads
 from . import exact
 from .coder import TableCoder, check_stream_length, min_symbol_bits, pack_escapes, unpack_escapes
 from .entropy import (
@@ -306,7 +307,7 @@ class SdpicModel(nn.Module):
                 y = self.g_a(x[:, :, lo * LATENT_STRIDE:hi * LATENT_STRIDE], q_pixels, q_features[:, :, lo:hi])
             return y[:, :, top - lo:bottom - lo].float()
 
-        with _one_intra_op_thread():  # its 3x3 conv's sums would depend on the thread count too
+        with torch_threads(1):  # its 3x3 conv's sums would depend on the thread count too
             q_features = self.quality_encoder(q)
         parts = _map_strips(run, analysis_strips(height, q.shape[3]))
         return torch.cat(parts, dim=2) * self._gain_from_levels(q_levels)
@@ -334,7 +335,7 @@ class SdpicModel(nn.Module):
                 out = self.g_s(y[:, :, lo:hi], q_features[:, :, lo:hi])
             return out[:, :, (top - lo) * LATENT_STRIDE:(bottom - lo) * LATENT_STRIDE]
 
-        with _one_intra_op_thread():  # its 3x3 conv's sums would depend on the thread count too
+        with torch_threads(1):  # its 3x3 conv's sums would depend on the thread count too
             q_features = self.quality_encoder(q)
         parts = _map_strips(run, synthesis_strips(height, y.shape[3]))
         return torch.cat(parts, dim=2).float()
@@ -346,7 +347,7 @@ class SdpicModel(nn.Module):
         m = self.config.latent_channels
         _, _, h, w = y.shape
         y = y.clamp(-LATENT_LIMIT, LATENT_LIMIT)
-        with _one_intra_op_thread():  # float h_a: one thread, so rounding z cannot depend on the count
+        with torch_threads(1):  # float h_a: one thread, so rounding z cannot depend on the count
             z = self.h_a(y)
         z_hat = torch.round(z.clamp(-LATENT_LIMIT, LATENT_LIMIT)).to(torch.int64)
         z_idx, z_ids, z_esc = self._z_symbols(z_hat)
@@ -439,16 +440,6 @@ class _EscapeReader:
             raise FormatError("escape section has trailing values")
 
 
-@contextmanager
-def _one_intra_op_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _map_strips(run: Callable[[tuple[int, int]], torch.Tensor], strips: list[tuple[int, int]]) -> list[torch.Tensor]:
     """``run`` on every strip, each on one intra-op thread, ``torch.get_num_threads()`` strips at a time.
 
@@ -456,7 +447,7 @@ def _map_strips(run: Callable[[tuple[int, int]], torch.Tensor], strips: list[tup
     per-thread initialisation); the caller's thread setting is restored afterwards.
     """
     workers = min(torch.get_num_threads(), len(strips))
-    with _one_intra_op_thread(), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
+    with torch_threads(1), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
                                                     initargs=(1,)) as pool:
         return list(pool.map(run, strips))
 
