@@ -176,7 +176,9 @@ def _start_batch(tmp_path: Path, command: str, source: Path, out: Path, jobs: in
     return subprocess.Popen(
         [sys.executable, "-m", "sdpic.cli", command, str(source), "--out-dir", str(out), "-r", "--jobs", str(jobs),
          *(["--quality", "30"] if command == "compress" else [])],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+        # As from a terminal: SIGINT handled. (Under `make test &` it arrives ignored, and a child keeps that.)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _interrupt_when_first_output_appears(proc: subprocess.Popen, out: Path, how: str, pattern: str) -> None:
