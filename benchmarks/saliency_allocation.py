@@ -106,28 +106,26 @@ def main() -> None:
 
 
 def _figure(path: Path, rgb: np.ndarray, salient: np.ndarray, maps: dict) -> None:
+    """Salient mask and the two bit maps. No photo pixels: the data set's images stay in ../shared."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     vmax = max(maps[m][0].max() for m in maps)
-    fig, axes = plt.subplots(2, 3, figsize=(12, 7.2))
-    axes[0, 0].imshow(rgb)
-    axes[0, 0].contour(salient, levels=[0.5], colors="yellow", linewidths=1)
-    axes[0, 0].set_title("original, salient region (learned, > 0.5)")
-    for col, mode in ((1, "none"), (2, "auto")):
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    axes[0].imshow(salient, cmap="gray")
+    axes[0].set_title("salient region (learned, > 0.5)")
+    for ax, mode in zip(axes[1:], ("none", "auto"), strict=True):
         bits, decoded = maps[mode]
-        im = axes[0, col].imshow(bits, cmap="magma", vmin=0, vmax=vmax)
+        im = ax.imshow(bits, cmap="magma", vmin=0, vmax=vmax)
         share = bits[salient].sum() / bits.sum()
-        axes[0, col].set_title(f"bits per pixel, --saliency {mode}\n{bits.mean():.3f} bpp, {share:.0%} in salient")
-        axes[1, col].imshow(decoded)
-        axes[1, col].set_title(f"decoded, {mode}: PSNR salient {psnr(rgb[salient], decoded[salient]):.2f} dB\n"
-                               f"background {psnr(rgb[~salient], decoded[~salient]):.2f} dB", fontsize=10)
-    fig.colorbar(im, ax=axes[0, 1:], shrink=0.8, label="bits per pixel")
-    axes[1, 0].imshow(salient, cmap="gray")
-    axes[1, 0].set_title("salient mask")
-    for ax in axes.flat:
+        ax.set_title(f"{mode}: {bits.mean():.3f} bpp, {share:.0%} in salient\nPSNR salient / background "
+                     f"{psnr(rgb[salient], decoded[salient]):.2f} / {psnr(rgb[~salient], decoded[~salient]):.2f} dB",
+                     fontsize=9)
+        ax.contour(salient, levels=[0.5], colors="cyan", linewidths=0.8)
+    fig.colorbar(im, ax=axes[1:], shrink=0.8, label="bits per pixel")
+    for ax in axes:
         ax.set_axis_off()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")

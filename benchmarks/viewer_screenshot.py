@@ -3,7 +3,7 @@ photo in headless Chromium (Debian's chromium + chromedriver via Selenium), wait
 saves the page plus the numbers it shows.
 
     .venv/bin/python benchmarks/viewer_screenshot.py --photo ../shared/data/kodak/kodim23.png --quality 40 \
-        --out results/viewer/kodim23
+        --out runs/viewer/kodim23   (Kodak is read by path; its screenshots are not committed)
 """
 
 from __future__ import annotations
