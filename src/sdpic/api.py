@@ -122,18 +122,16 @@ def _compress_to_bpp(image: ImageLike, target_bpp: float, saliency: SaliencySpec
     return best
 
 
-def decompress(data: bytes, threads: int | None = None) -> Image.Image:
-    """Decode .sdpic bytes to a PIL image (``RGB``, or ``L`` for greyscale sources)."""
-    container = fmt.unpack(data)
+def decode_latents(container: fmt.Container, threads: int | None = None) -> tuple:
+    """Entropy-decode a parsed stream: (model, ŷ (1,M,h,w), quality levels (1,1,h,w)); g_s not yet run."""
     entry = entry_by_id(container.model_id)
     if weights_hash(entry.path) != container.weights_hash:
         raise ModelMismatchError(
             f"stream was made with other weights of model {entry.name!r} (hash {container.weights_hash.hex()}, "
             f"installed {weights_hash(entry.path).hex()}); install the sdpic version that wrote it")
     net = load_model(entry.name)
-    ph = container.height + (-container.height) % PAD_MULTIPLE
-    pw = container.width + (-container.width) % PAD_MULTIPLE
-    lh, lw = ph // LATENT_STRIDE, pw // LATENT_STRIDE
+    lh = (container.height + (-container.height) % PAD_MULTIPLE) // LATENT_STRIDE
+    lw = (container.width + (-container.width) % PAD_MULTIPLE) // LATENT_STRIDE
     if fmt.Section.QUALITY_MAP in container.sections:
         levels = decode_levels(container.sections[fmt.Section.QUALITY_MAP], lh, lw, container.level)
     else:
@@ -142,7 +140,14 @@ def decompress(data: bytes, threads: int | None = None) -> Image.Image:
                          container.sections[fmt.Section.ESCAPES], lh, lw)
     q_levels = torch.from_numpy(levels)[None, None]
     with torch_threads(threads), torch.inference_mode():
-        y_hat = net.decompress_latents(coded, q_levels)
+        return net, net.decompress_latents(coded, q_levels), q_levels
+
+
+def decompress(data: bytes, threads: int | None = None) -> Image.Image:
+    """Decode .sdpic bytes to a PIL image (``RGB``, or ``L`` for greyscale sources)."""
+    container = fmt.unpack(data)
+    net, y_hat, q_levels = decode_latents(container, threads)
+    with torch_threads(threads), torch.inference_mode():
         x_hat = net.synthesise(y_hat, q_levels)
     x_hat = x_hat[0, :, : container.height, : container.width]
     rgb = torch.round(x_hat.clamp(0, 1) * 255).to(torch.uint8).permute(1, 2, 0).numpy()

@@ -45,9 +45,8 @@ if __package__ in (None, ""):  # run as a script: make `tests` and `sdpic` impor
 
 from sdpic import api  # noqa: E402
 from sdpic import format as fmt  # noqa: E402
-from sdpic.codec.model import LATENT_STRIDE, PAD_MULTIPLE, CodedLatents, ModelConfig, SdpicModel  # noqa: E402
-from sdpic.quality_map import decode_levels  # noqa: E402
-from sdpic.zoo import REGISTRY, ModelEntry, entry_by_id, entry_by_name, load_model, save_model, weights_hash  # noqa: E402
+from sdpic.codec.model import ModelConfig, SdpicModel  # noqa: E402
+from sdpic.zoo import REGISTRY, ModelEntry, entry_by_name, load_model, save_model, weights_hash  # noqa: E402
 from tests.conftest import smooth_image  # noqa: E402
 
 FIXTURE_CONFIG = ModelConfig(latent_channels=32, hyper_channels=16, hyper_features=32, context_channels=32,
@@ -120,18 +119,8 @@ def sha256(data: bytes) -> str:
 
 
 def decode_latents(data: bytes) -> torch.Tensor:
-    """ŷ of a stream: the entropy decoder's output, before g_s (mirrors the first half of api.decompress)."""
-    c = fmt.unpack(data)
-    net = load_model(entry_by_id(c.model_id).name)
-    lh = (c.height + (-c.height) % PAD_MULTIPLE) // LATENT_STRIDE
-    lw = (c.width + (-c.width) % PAD_MULTIPLE) // LATENT_STRIDE
-    if fmt.Section.QUALITY_MAP in c.sections:
-        levels = decode_levels(c.sections[fmt.Section.QUALITY_MAP], lh, lw, c.level)
-    else:
-        levels = np.full((lh, lw), c.level, dtype=np.int64)
-    coded = CodedLatents(c.sections[fmt.Section.HYPER_LATENTS], c.sections[fmt.Section.LATENTS],
-                         c.sections[fmt.Section.ESCAPES], lh, lw)
-    return net.decompress_latents(coded, torch.from_numpy(levels)[None, None])
+    """ŷ of a stream: the entropy decoder's output, before g_s."""
+    return api.decode_latents(fmt.unpack(data))[1]
 
 
 def rounding_margin(model_name: str, case: Case, levels: np.ndarray) -> float:
