@@ -10,6 +10,7 @@ import torch
 
 from sdpic.codec import model as model_module
 from sdpic.codec.model import LATENT_STRIDE, SdpicModel, synthesis_strips
+from sdpic.threads import torch_threads
 from sdpic.zoo import load_model
 from tests.conftest import smooth_image
 
@@ -70,17 +71,12 @@ def test_strip_synthesis_matches_whole_image_and_ignores_thread_count(
     y_hat = torch.randn(1, model.config.latent_channels, 11, 5, generator=gen).mul(3).round()
     q = torch.randint(0, 65, (1, 1, 11, 5), generator=gen)
     assert len(model_module.synthesis_strips(11, 5)) == 4
-    previous = torch.get_num_threads()
-    try:
-        outputs = []
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
+    outputs = []
+    for threads in (1, 2):
+        with torch_threads(threads):
             outputs.append(model.synthesise(y_hat, q))
-        torch.set_num_threads(1)
-        with torch.no_grad():
-            whole = model.g_s(y_hat / model._gain_from_levels(q), model.quality_encoder(q.float() / 64))
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(1), torch.no_grad():
+        whole = model.g_s(y_hat / model._gain_from_levels(q), model.quality_encoder(q.float() / 64))
     assert torch.equal(outputs[0], outputs[1])
     assert outputs[0].shape == whole.shape
     assert torch.allclose(outputs[0], whole, atol=1e-5)
@@ -105,19 +101,14 @@ def test_strip_analysis_matches_whole_image_and_ignores_thread_count(
     x = _padded(smooth_image(11 * LATENT_STRIDE, 5 * LATENT_STRIDE, seed=4))
     q = torch.randint(0, 65, (1, 1, 11, 5), generator=torch.Generator().manual_seed(4))
     assert len(model_module.analysis_strips(11, 5)) == 4
-    previous = torch.get_num_threads()
-    try:
-        outputs = []
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
+    outputs = []
+    for threads in (1, 2):
+        with torch_threads(threads):
             outputs.append(model.analyse(x, q))
-        torch.set_num_threads(1)
-        with torch.no_grad():
-            qf = q.float() / 64
-            q_pixels = qf.repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
-            whole = model.g_a(x, q_pixels, model.quality_encoder(qf)) * model._gain_from_levels(q)
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(1), torch.no_grad():
+        qf = q.float() / 64
+        q_pixels = qf.repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
+        whole = model.g_a(x, q_pixels, model.quality_encoder(qf)) * model._gain_from_levels(q)
     assert torch.equal(outputs[0], outputs[1])
     assert outputs[0].shape == whole.shape
     assert torch.allclose(outputs[0], whole, rtol=1e-5, atol=1e-5)
