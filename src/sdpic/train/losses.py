@@ -21,7 +21,7 @@ The ``mse`` objective is α = 1 and nothing else: plain λ-weighted MSE, what ``
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -45,9 +45,6 @@ class Objective:
     @property
     def needs_saliency(self) -> bool:
         return self.saliency_weight > 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 # β and γ put the perceptual and MS-SSIM terms on the scale of 255²·MSE: between quality 10 and 90
