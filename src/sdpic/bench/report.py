@@ -12,10 +12,13 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..outputs import atomic_write_bytes
 from .metrics import QUALITY_METRICS
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Anchors overlaid by default: the classic codecs' strongest references and a few learned codecs.
 DEFAULT_ANCHORS = (
@@ -111,13 +114,20 @@ def plot_rd(
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="lower right" if metric not in ("percep", "percep_eval") else "upper right")
         fig.tight_layout()
-        out = Path(f"{prefix}_{metric}.png")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out.with_suffix(".tmp.png"))
-        plt.close(fig)
-        os.replace(out.with_suffix(".tmp.png"), out)
-        written.append(out)
+        written.append(_save_figure(fig, Path(f"{prefix}_{metric}.png")))
     return written
+
+
+def _save_figure(fig: Figure, out: Path) -> Path:
+    """Write a matplotlib figure atomically (temp file + rename) and close it."""
+    import matplotlib.pyplot as plt
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out
 
 
 def _fmt(v: float | None, digits: int = 1, suffix: str = "") -> str:
@@ -238,11 +248,7 @@ def write_task_report(docs: Sequence[dict[str, Any]], prefix: str | os.PathLike)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    png = Path(f"{prefix}.png")
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png.with_suffix(".tmp.png"))
-    plt.close(fig)
-    os.replace(png.with_suffix(".tmp.png"), png)
+    png = _save_figure(fig, Path(f"{prefix}.png"))
     md = Path(f"{prefix}.md")
     atomic_write_bytes(md, "\n".join(format_task_table(d) for d in docs).encode())
     return [png, md]

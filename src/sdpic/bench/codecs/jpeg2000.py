@@ -6,13 +6,10 @@ which for 24-bit RGB is ``24 / bpp``), so the sweep can be placed exactly on the
 
 from __future__ import annotations
 
-import numpy as np
-
-from ._pil import pil_decode, pil_encode, pil_feature_version, pillow_version
-from .base import Availability, Codec, as_rgb_uint8
+from ._pil import PillowCodec
 
 
-class Jpeg2000Codec(Codec):
+class Jpeg2000Codec(PillowCodec):
     """JPEG 2000 (J2K codestream), 9/7 wavelet, MCT on, one quality layer at ``24 / setting`` compression."""
 
     name = "jpeg2000"
@@ -20,26 +17,8 @@ class Jpeg2000Codec(Codec):
     setting_range = (0.01, 8.0)
     integer = False
     config = "irreversible,mct=1,rates"
+    pil_format, feature, library = "JPEG2000", "jpg_2000", "OpenJPEG"
 
-    def is_available(self) -> Availability:
-        if pil_feature_version("jpg_2000") is None:
-            return Availability(False, "Pillow was built without OpenJPEG")
-        return Availability(True)
-
-    def version(self) -> str:
-        return f"Pillow {pillow_version()} / OpenJPEG {pil_feature_version('jpg_2000')}"
-
-    def encode(self, rgb: np.ndarray, setting: float) -> bytes:
+    def save_options(self, setting: float) -> dict[str, object]:
         ratio = 24.0 / float(setting)
-        return pil_encode(
-            as_rgb_uint8(rgb),
-            "JPEG2000",
-            irreversible=True,
-            mct=1,
-            quality_mode="rates",
-            quality_layers=[ratio],
-            no_jp2=True,
-        )
-
-    def decode(self, data: bytes) -> np.ndarray:
-        return pil_decode(data)
+        return {"irreversible": True, "mct": 1, "quality_mode": "rates", "quality_layers": [ratio], "no_jp2": True}
