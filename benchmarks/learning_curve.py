@@ -1,10 +1,12 @@
 """Learning curve: PSNR BD-rate of training snapshots vs Pillow JPEG and WebP on Kodak.
 
     .venv/bin/python benchmarks/learning_curve.py runs/sdpic-mse/snapshots/*.safetensors \
-        [--images ../shared/data/kodak] [--limit 24] [--out results/learning_curve.json]
+        [--images ../shared/data/kodak] [--limit 24] [--out results/learning_curve.json] [--plot CURVE.png]
 
 Each snapshot codes every image at several qualities through the real coding path (entropy coded
 bytes + container), so bpp is the real file size. The baselines are coded live at equal settings.
+Rows already in ``--out`` are kept (keyed by the snapshot's step count), so each run adds new snapshots;
+``--plot`` draws BD-rate against training steps from all rows.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -76,13 +79,46 @@ def _bd(ref: list[dict], test: list[dict]) -> float | None:
         return None
 
 
+def plot_curve(rows: dict[str, dict], out: Path, marks: Sequence[str] = ()) -> None:
+    """BD-rate (PSNR) vs JPEG and vs WebP against training steps; points without overlap are left out.
+    ``marks`` are ``STEP:LABEL`` events (a recipe change) drawn as vertical lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    for key, label in (("bd_rate_psnr_vs_jpeg", "vs Pillow JPEG"), ("bd_rate_psnr_vs_webp", "vs WebP (method 6)")):
+        pts = sorted((r["steps"], r[key]) for r in rows.values() if r.get(key) is not None)
+        if pts:
+            ax.plot(*zip(*pts, strict=True), "o-", label=label)
+    ax.axhline(0, color="k", lw=0.8)
+    for mark in marks:
+        step, _, label = mark.partition(":")
+        ax.axvline(int(step), color="gray", ls="--", lw=1.0)
+        ax.annotate(label, (int(step), 0.98), xycoords=("data", "axes fraction"), rotation=90, va="top",
+                    ha="right", fontsize=7, color="gray")
+    ax.set_xlabel("training steps (batch 4, 256x256 crops)")
+    ax.set_ylabel("PSNR BD-rate (%), lower is better")
+    ax.set_title("sdpic-mse learning curve (Kodak, first 8 images)")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("snapshots", nargs="+", type=Path)
+    parser.add_argument("snapshots", nargs="*", type=Path)
     parser.add_argument("--images", type=Path, default=Path("../shared/data/kodak"))
     parser.add_argument("--limit", type=int, default=24)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("results/learning_curve.json"))
+    parser.add_argument("--plot", type=Path, default=None, help="draw BD-rate vs steps here (PNG)")
+    parser.add_argument("--mark", action="append", default=[], metavar="STEP:LABEL",
+                        help="a recipe change to draw on the plot (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     images = [load_image(f).rgb for f in sorted(args.images.glob("*.png"))[: args.limit]]
@@ -103,6 +139,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"images": len(images), "dataset": str(args.images), "jpeg": jpeg, "webp": webp,
                                     "snapshots": dict(sorted(rows.items(), key=lambda kv: int(kv[0])))}, indent=2))
+    if args.plot:
+        plot_curve(rows, args.plot, args.mark)
 
 
 if __name__ == "__main__":

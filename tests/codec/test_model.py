@@ -79,7 +79,10 @@ def test_strip_synthesis_matches_whole_image_and_ignores_thread_count(
         whole = model.g_s(y_hat / model._gain_from_levels(q), model.quality_encoder(q.float() / 64))
     assert torch.equal(outputs[0], outputs[1])
     assert outputs[0].shape == whole.shape
-    assert torch.allclose(outputs[0], whole, atol=1e-5)
+    # Strips and the whole image may pick different convolution algorithms (float reassociation), so the
+    # bound scales with the output: random latents drive g_s far outside [0, 1].
+    scale = max(1.0, whole.abs().max().item())
+    assert (outputs[0] - whole).abs().max().item() <= 1e-5 * scale
 
 
 # ---------------------------------------------------------------- encoder strips, coding chunks, overhead

@@ -63,7 +63,10 @@ def get_codec(name: str, threads: int = DEFAULT_THREADS, sdpic_saliency: str = "
 def resolve_codecs(
     names: Iterable[str] | None = None, threads: int = DEFAULT_THREADS, sdpic_saliency: str = "auto"
 ) -> list[Codec]:
-    """Codec instances for ``names`` (all when None). ``sdpic`` alone expands to every shipped model.
+    """Codec instances for ``names`` (all when None, every shipped sdpic model included).
+
+    A shipped model is named by its zoo name (``sdpic``, ``sdpic-mse``); ``sdpic`` expands to every shipped
+    model only when no model has that name.
 
     Unavailable codecs are returned too (as :class:`UnavailableCodec` or with ``is_available()`` false) so the
     report can say they were skipped and why.
