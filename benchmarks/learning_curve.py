@@ -79,6 +79,17 @@ def _bd(ref: list[dict], test: list[dict]) -> float | None:
         return None
 
 
+def code_row(snap: Path, images: list[np.ndarray], jpeg: list[dict], webp: list[dict]) -> dict:
+    """One snapshot's row: its RD points and PSNR BD-rates against the baselines."""
+    from safetensors import safe_open
+
+    with safe_open(str(snap), framework="pt") as fh:
+        steps = int((fh.metadata() or {}).get("steps", 0))
+    points = code_snapshot(snap, images)
+    return {"file": str(snap), "steps": steps, "points": points,
+            "bd_rate_psnr_vs_jpeg": _bd(jpeg, points), "bd_rate_psnr_vs_webp": _bd(webp, points)}
+
+
 def plot_curve(rows: dict[str, dict], out: Path, marks: Sequence[str] = ()) -> None:
     """BD-rate (PSNR) vs JPEG and vs WebP against training steps; points without overlap are left out.
     ``marks`` are ``STEP:LABEL`` events (a recipe change) drawn as vertical lines."""
@@ -120,28 +131,25 @@ def main() -> None:
     parser.add_argument("--mark", action="append", default=[], metavar="STEP:LABEL",
                         help="a recipe change to draw on the plot (repeatable)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    images = [load_image(f).rgb for f in sorted(args.images.glob("*.png"))[: args.limit]]
-    jpeg = code_pillow("JPEG", (5, 10, 20, 35, 50, 70, 85, 95), images)
-    webp = code_pillow("WEBP", (5, 10, 20, 35, 50, 70, 85, 95), images, method=6)
     previous = json.loads(args.out.read_text()) if args.out.exists() else {"snapshots": {}}
     rows = previous.get("snapshots", {})
-    for snap in tqdm(args.snapshots, desc="snapshots"):
-        from safetensors import safe_open
-
-        with safe_open(str(snap), framework="pt") as fh:
-            steps = int((fh.metadata() or {}).get("steps", 0))
-        points = code_snapshot(snap, images)
-        rows[str(steps)] = {"file": str(snap), "steps": steps, "points": points,
-                            "bd_rate_psnr_vs_jpeg": _bd(jpeg, points), "bd_rate_psnr_vs_webp": _bd(webp, points)}
-        print(f"steps {steps}: BD-rate vs JPEG {rows[str(steps)]['bd_rate_psnr_vs_jpeg']}, "
-              f"vs WebP {rows[str(steps)]['bd_rate_psnr_vs_webp']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"images": len(images), "dataset": str(args.images), "jpeg": jpeg, "webp": webp,
-                                    "snapshots": dict(sorted(rows.items(), key=lambda kv: int(kv[0])))}, indent=2))
+    if args.snapshots:  # without snapshots only --plot has work to do: no coding, the JSON stays as it is
+        torch.set_num_threads(args.threads)
+        images = [load_image(f).rgb for f in sorted(args.images.glob("*.png"))[: args.limit]]
+        jpeg = code_pillow("JPEG", (5, 10, 20, 35, 50, 70, 85, 95), images)
+        webp = code_pillow("WEBP", (5, 10, 20, 35, 50, 70, 85, 95), images, method=6)
+        for snap in tqdm(args.snapshots, desc="snapshots"):
+            row = code_row(snap, images, jpeg, webp)
+            rows[str(row["steps"])] = row
+            print(f"steps {row['steps']}: BD-rate vs JPEG {row['bd_rate_psnr_vs_jpeg']}, "
+                  f"vs WebP {row['bd_rate_psnr_vs_webp']}")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"images": len(images), "dataset": str(args.images), "jpeg": jpeg,
+                                        "webp": webp,
+                                        "snapshots": dict(sorted(rows.items(), key=lambda kv: int(kv[0])))},
+                                       indent=2))
     if args.plot:
         plot_curve(rows, args.plot, args.mark)
-
 
 if __name__ == "__main__":
     main()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sdpic.codec.model import LATENT_STRIDE, PAD_MULTIPLE, analysis_strips, synthesis_strips
+from sdpic.codec.model import analysis_strips, latent_size, synthesis_strips
 from tests.conftest import ROOT, smooth_image
 
 # name -> (height, width, seed, greyscale, with a saliency mask (quality-map section))
@@ -62,8 +62,7 @@ def _run(tmp: Path, tag: str, threads: int, encode: list[str], decode: dict[str,
 
 def test_the_largest_image_spans_several_strips_both_ways() -> None:
     h, w = IMAGES[LARGEST][:2]
-    lh = (h + (-h) % PAD_MULTIPLE) // LATENT_STRIDE
-    lw = (w + (-w) % PAD_MULTIPLE) // LATENT_STRIDE
+    lh, lw = latent_size(h, w)
     assert len(analysis_strips(lh, lw)) >= 2 and len(synthesis_strips(lh, lw)) >= 2
 
 

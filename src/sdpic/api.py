@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from . import format as fmt
-from .codec.model import LATENT_STRIDE, PAD_MULTIPLE, CodedLatents
+from .codec.model import LATENT_STRIDE, PAD_MULTIPLE, CodedLatents, SdpicModel, latent_size
 from .errors import FormatError, ModelMismatchError, ParameterError
 from .image_io import ImageLike, load_image, load_mask, to_pil
 from .quality_map import DEFAULT_ROI_STRENGTH, build_levels, decode_levels, encode_levels, quality_to_level
@@ -122,7 +122,9 @@ def _compress_to_bpp(image: ImageLike, target_bpp: float, saliency: SaliencySpec
     return best
 
 
-def decode_latents(container: fmt.Container, threads: int | None = None) -> tuple:
+def decode_latents(
+    container: fmt.Container, threads: int | None = None
+) -> tuple[SdpicModel, torch.Tensor, torch.Tensor]:
     """Entropy-decode a parsed stream: (model, ŷ (1,M,h,w), quality levels (1,1,h,w)); g_s not yet run."""
     entry = entry_by_id(container.model_id)
     if weights_hash(entry.path) != container.weights_hash:
@@ -130,8 +132,7 @@ def decode_latents(container: fmt.Container, threads: int | None = None) -> tupl
             f"stream was made with other weights of model {entry.name!r} (hash {container.weights_hash.hex()}, "
             f"installed {weights_hash(entry.path).hex()}); install the sdpic version that wrote it")
     net = load_model(entry.name)
-    lh = (container.height + (-container.height) % PAD_MULTIPLE) // LATENT_STRIDE
-    lw = (container.width + (-container.width) % PAD_MULTIPLE) // LATENT_STRIDE
+    lh, lw = latent_size(container.height, container.width)
     if fmt.Section.QUALITY_MAP in container.sections:
         levels = decode_levels(container.sections[fmt.Section.QUALITY_MAP], lh, lw, container.level)
     else:

@@ -29,16 +29,16 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from .errors import ParameterError, SdpicError
+from .interrupts import sigterm_as_interrupt
 from .outputs import atomic_write_bytes, remove_stale_temp_files
 from .threads import torch_threads
 
@@ -319,24 +319,6 @@ def _worker_job(work: WorkFunction, job: Job) -> JobResult:
 # --- parent side ----------------------------------------------------------------------------------------
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM (schedulers, ``kill``) like Ctrl-C, so the same clean-up runs."""
-    try:
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _stop_workers(executor: ProcessPoolExecutor, grace_s: float = 30.0) -> None:
     """SIGTERM every worker, wait for them to clean up, SIGKILL any that hang."""
     processes = list(getattr(executor, "_processes", {}).values())  # no public handle before Python 3.14
@@ -456,7 +438,7 @@ def run_batch(plan: Plan, work: WorkFunction, *, jobs: int | None, threads: int 
                             refresh=False)
 
     try:
-        with _sigterm_as_interrupt():
+        with sigterm_as_interrupt():
             for result in plan.early:
                 on_result(result)
             if n_jobs == 1:

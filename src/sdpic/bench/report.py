@@ -7,6 +7,7 @@ present, are drawn as dashed reference lines (they were measured elsewhere; our 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -119,14 +120,13 @@ def plot_rd(
 
 
 def _save_figure(fig: Figure, out: Path) -> Path:
-    """Write a matplotlib figure atomically (temp file + rename) and close it."""
+    """Write a matplotlib figure as PNG with the project's atomic writer, and close it."""
     import matplotlib.pyplot as plt
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.png")
-    fig.savefig(tmp)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
     plt.close(fig)
-    os.replace(tmp, out)
+    atomic_write_bytes(out, buf.getvalue())
     return out
 
 

@@ -459,6 +459,12 @@ def _row_strips(latent_height: int, latent_width: int, latents_per_strip: int) -
     return [(top, min(top + rows, latent_height)) for top in range(0, latent_height, rows)]
 
 
+def latent_size(height: int, width: int) -> tuple[int, int]:
+    """Latent rows and columns of an image: padded to a multiple of PAD_MULTIPLE, then /LATENT_STRIDE."""
+    return ((height + (-height) % PAD_MULTIPLE) // LATENT_STRIDE,
+            (width + (-width) % PAD_MULTIPLE) // LATENT_STRIDE)
+
+
 def synthesis_strips(latent_height: int, latent_width: int) -> list[tuple[int, int]]:
     """The strips g_s runs on (STRIP_LATENTS latents each)."""
     return _row_strips(latent_height, latent_width, STRIP_LATENTS)

@@ -64,15 +64,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _stop_on_signals() -> None:
     """SIGINT and SIGTERM stop training cleanly (the loop saves its checkpoint on the way out).
 
     Why explicit: a job started with ``&`` from a script inherits SIGINT *ignored* (POSIX), and
     schedulers stop jobs with SIGTERM; either way the last minutes of training would be lost.
     """
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    from ..interrupts import raise_keyboard_interrupt
+
+    signal.signal(signal.SIGINT, raise_keyboard_interrupt)
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
