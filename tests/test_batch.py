@@ -164,7 +164,8 @@ def test_a_dead_worker_fails_its_files_and_the_batch_goes_on(tmp_path: Path) -> 
     report = tmp_path / "report.json"
     assert run_batch(plan, die_on_poison, jobs=2, threads=1, verb="copied", report=report) == 1
     summary = json.loads(report.read_text())
-    # the files in flight with the dying worker are retried alone, so only the culprit fails
+    # the files in flight with the dying worker are retried alone, so only the culprit fails, and the temporary
+    # files that dead workers leave (theirs, or another's killed with the pool) are removed
     assert (summary["done"], summary["failed"]) == (len(names) - 1, 1)
     assert "poison" in summary["failures"][0]["file"] and "worker process died" in summary["failures"][0]["error"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{n}.copy" for n in names if n != "poison"]

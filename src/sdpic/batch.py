@@ -374,6 +374,7 @@ def _run_parallel(jobs: Sequence[Job], work: WorkFunction, n_jobs: int, threads:
                 break
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             broken = False
+            finished_jobs = [in_flight[future] for future in finished]
             for future in finished:
                 job = in_flight.pop(future)
                 try:
@@ -382,10 +383,13 @@ def _run_parallel(jobs: Sequence[Job], work: WorkFunction, n_jobs: int, threads:
                     broken = True
                     suspect(job)
             if broken:  # the pool is unusable: its other futures fail too
-                for job in in_flight.values():
+                lost = list(in_flight.values())
+                for job in lost:
                     suspect(job)
                 in_flight.clear()
                 executor.shutdown(wait=True, cancel_futures=True)
+                # The pool killed its other workers, perhaps mid-write: their temp files have no owner now.
+                remove_stale_temp_files(job.output for job in [*finished_jobs, *lost])
                 executor = new_executor()
     except BaseException:
         _stop_workers(executor)

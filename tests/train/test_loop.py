@@ -9,7 +9,7 @@ import torch
 from safetensors import safe_open
 
 from sdpic.errors import ParameterError
-from sdpic.train.loop import TrainConfig, train
+from sdpic.train.loop import TrainConfig, learning_rate, train
 from tests.train.test_data import _ecssd_like
 
 
@@ -34,3 +34,14 @@ def test_perceptual_run_checkpoints_resumes_and_refuses_another_objective(tmp_pa
     cfg.objective = "mse"
     with pytest.raises(ParameterError, match="objective"):
         train(cfg)
+
+
+def test_warm_up_restarts_with_a_fresh_optimiser_then_the_rate_decays_to_a_tenth() -> None:
+    cfg = TrainConfig(run_dir=Path("unused"), lr=1e-4, warmup_steps=100, lr_decay_start=2000, steps=3000)
+    assert learning_rate(cfg, 0) == pytest.approx(1e-6)
+    # resumed from shipped weights at step 1000: Adam starts from scratch, so it warms up again
+    assert learning_rate(cfg, 1000, optimizer_start=1000) == pytest.approx(1e-6)
+    assert learning_rate(cfg, 1099, optimizer_start=1000) == pytest.approx(1e-4)
+    assert learning_rate(cfg, 1000) == learning_rate(cfg, 2000) == pytest.approx(1e-4)
+    assert learning_rate(cfg, 2500) == pytest.approx(1e-4 * 0.55)
+    assert learning_rate(cfg, 3000) == learning_rate(cfg, 9999) == pytest.approx(1e-5)

@@ -47,9 +47,11 @@ class TrainConfig:
     objective: str = "mse"  # a key of sdpic.train.losses.OBJECTIVES
 
 
-def learning_rate(cfg: TrainConfig, step: int) -> float:
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
+def learning_rate(cfg: TrainConfig, step: int, optimizer_start: int = 0) -> float:
+    """Linear warm-up from ``optimizer_start`` (the step a fresh Adam began: its first updates are
+    ~lr per parameter whatever the gradient), constant, then a cosine decay to 10% of ``cfg.lr``."""
+    if step - optimizer_start < cfg.warmup_steps:
+        return cfg.lr * (step - optimizer_start + 1) / cfg.warmup_steps
     if step < cfg.lr_decay_start or cfg.steps <= cfg.lr_decay_start:
         return cfg.lr
     t = min(1.0, (step - cfg.lr_decay_start) / (cfg.steps - cfg.lr_decay_start))
@@ -90,18 +92,19 @@ def train(cfg: TrainConfig) -> Path:
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = cfg.run_dir / "checkpoint.pt"
     model = SdpicModel(ModelConfig())
-    optimizer_state, step = None, 0
+    optimizer_state, step, optimizer_start = None, 0, 0
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         model.load_state_dict(ckpt["model"])
         optimizer_state, step = ckpt["optimizer"], int(ckpt["step"])
+        optimizer_start = int(ckpt.get("optimizer_start", 0))
         if ckpt.get("objective", "mse") != cfg.objective:
             raise ParameterError(f"{ckpt_path} was trained with objective {ckpt.get('objective', 'mse')!r}, "
                                  f"not {cfg.objective!r}: use another --run-dir")
     elif cfg.init_from:
         init = load_model_file(cfg.init_from, prepare=False)
         model.load_state_dict(init.state_dict())
-        step = int(_metadata_step(cfg.init_from))
+        step = optimizer_start = int(_metadata_step(cfg.init_from))
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if optimizer_state:
@@ -126,7 +129,7 @@ def train(cfg: TrainConfig) -> Path:
             if cfg.max_minutes and time.monotonic() - started > 60 * cfg.max_minutes:
                 break
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step)
+                group["lr"] = learning_rate(cfg, step, optimizer_start)
             batch = next(batches)
             x, saliency = batch if objective.needs_saliency else (batch, None)
             q = random_quality_maps(x.shape[0], latent, latent)
@@ -150,17 +153,18 @@ def train(cfg: TrainConfig) -> Path:
                 running = {}
                 bar.set_postfix(loss=f"{avg['loss']:.3f}", bpp=f"{avg['bpp']:.3f}")
                 with log_path.open("a") as fh:
-                    fh.write(json.dumps({"step": step, "time": time.time(), "lr": learning_rate(cfg, step),
+                    lr = learning_rate(cfg, step, optimizer_start)
+                    fh.write(json.dumps({"step": step, "time": time.time(), "lr": lr,
                                          **{k: round(v, 6) for k, v in avg.items()}}) + "\n")
             if _is_main() and step % cfg.snapshot_every == 0:
                 _snapshot(model, cfg.run_dir / "snapshots" / f"step_{step:07d}.safetensors", step, cfg.objective)
             if _is_main() and time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
-                _save_checkpoint(model, optimizer, step, ckpt_path, cfg.objective)
+                _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective)
                 last_ckpt = time.monotonic()
     finally:
         bar.close()
         if _is_main():
-            _save_checkpoint(model, optimizer, step, ckpt_path, cfg.objective)
+            _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective)
             if cfg.export:
                 _snapshot(model, cfg.export, step, cfg.objective)
     if distributed:
@@ -175,11 +179,11 @@ def _metadata_step(path: Path) -> int:
         return int((fh.metadata() or {}).get("steps", 0))
 
 
-def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: int, path: Path,
-                     objective: str) -> None:
+def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: int, optimizer_start: int,
+                     path: Path, objective: str) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "objective": objective}, tmp)
+                "optimizer_start": optimizer_start, "objective": objective}, tmp)
     os.replace(tmp, path)
 
 
