@@ -77,3 +77,22 @@ def test_task_report_files_and_cli(tmp_path) -> None:
     assert main(["bench", "report", *map(str, paths), "--plot", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again.png").is_file()
     assert main(["bench", "report", str(tmp_path / "missing.json"), "--plot", str(tmp_path / "x")]) != 0
+
+
+def test_merge_replaces_the_rerun_rows_and_refuses_other_runs() -> None:
+    from sdpic.bench.task import merge_task_results
+    from sdpic.errors import ParameterError
+
+    base, update = _task_doc("classify", "top1"), _task_doc("classify", "top1")
+    base["image_files"] = update["image_files"] = ["a.jpg", "b.jpg", "c.jpg"]
+    update["codecs"] = {"sdpic": {"version": "sdpic new", "points": base["codecs"]["jpeg"]["points"][:1]}}
+    update["skipped"] = {}
+    update["run"] = {"wall_s": 1.0}
+    merged = merge_task_results(base, update)
+    assert merged["codecs"]["jpeg"] == base["codecs"]["jpeg"] and merged["codecs"]["sdpic"] == update["codecs"]["sdpic"]
+    assert merged["skipped"] == {"vvc": "not installed"} and merged["updates"] == [{"codecs": ["sdpic"],
+                                                                                     "run": {"wall_s": 1.0}}]
+    for key, value in [("task", "detect"), ("targets_bpp", [0.2]), ("image_files", ["a.jpg", "b.jpg", "d.jpg"])]:
+        other = {**update, key: value}
+        with pytest.raises(ParameterError, match="cannot merge"):
+            merge_task_results(base, other)

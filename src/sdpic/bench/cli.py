@@ -76,6 +76,14 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     task.add_argument("--codecs", default=None, help="comma-separated codec names (default: all)")
     task.add_argument("--bpp", type=_float_list, default=[0.1, 0.2, 0.4], help="target bpps (default 0.1,0.2,0.4)")
     task.add_argument("--out", type=Path, default=None, help="JSON output")
+    task.add_argument(
+        "--update",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="merge this run's codecs into an earlier task JSON (other rows kept) and write the result to --out "
+        "(default: JSON itself, which needs --force)",
+    )
     task.add_argument("--limit", type=int, default=None, help="only the first N images")
     task.add_argument("--workers", type=int, default=2, help="parallel worker processes over images (default 2)")
     task.add_argument("--threads", type=int, default=2, help="threads per codec / network (default 2)")
@@ -114,6 +122,17 @@ def _write_json(path: Path, doc: dict[str, Any], force: bool) -> None:
     atomic_write_bytes(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
 
 
+def _read_update_base(path: Path, kind: str) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"{path}: cannot read {kind} JSON ({exc})") from None
+
+
+def _command_line() -> str | None:
+    return "sdpic " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("sdpic") else None
+
+
 def cmd_rd(args: argparse.Namespace) -> int:
     """Run the RD benchmark, write JSON / plots / table, print the BD-rate table."""
     from .rd import list_images, run_rd
@@ -121,12 +140,8 @@ def cmd_rd(args: argparse.Namespace) -> int:
 
     images_dir = args.images or shared_path("data", "kodak")
     images = list_images(images_dir, args.limit)
-    base = None
-    if args.update is not None:
-        try:
-            base = json.loads(args.update.read_text())
-        except (OSError, ValueError) as exc:
-            raise ParameterError(f"{args.update}: cannot read RD JSON ({exc})") from None
+    base = _read_update_base(args.update, "RD") if args.update is not None else None
+    if base is not None:
         args.out = args.out or args.update
     if args.out is not None:
         check_output_path(args.out, force=args.force)  # fail before the long run, not after
@@ -145,7 +160,7 @@ def cmd_rd(args: argparse.Namespace) -> int:
         want_percep=not args.no_percep,
         progress=not args.quiet,
     )
-    doc["run"]["command"] = "sdpic " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("sdpic") else None
+    doc["run"]["command"] = _command_line()
     if base is not None:
         from .rd import merge_results
 
@@ -162,10 +177,13 @@ def cmd_rd(args: argparse.Namespace) -> int:
 
 def cmd_task(args: argparse.Namespace) -> int:
     """Run a downstream-task benchmark and write its JSON."""
-    from .task import format_task_table, run_task
+    from .task import format_task_table, merge_task_results, run_task
 
+    base = _read_update_base(args.update, "task") if args.update is not None else None
+    if base is not None:
+        args.out = args.out or args.update
     if args.out is not None:
-        check_output_path(args.out, force=args.force)
+        check_output_path(args.out, force=args.force)  # fail before the long run, not after
     doc = run_task(
         args.task,
         images=args.images,
@@ -180,6 +198,9 @@ def cmd_task(args: argparse.Namespace) -> int:
         sdpic_saliency=args.sdpic_saliency,
         progress=not args.quiet,
     )
+    doc["run"]["command"] = _command_line()
+    if base is not None:
+        doc = merge_task_results(base, doc)
     if args.out is not None:
         _write_json(args.out, doc, force=args.force)
     print(format_task_table(doc))

@@ -384,6 +384,7 @@ def run_task(
         "task": task,
         "dataset": _dataset_name(Path(images)),
         "images": len(per_image),
+        "image_files": [r["image"] for r in per_image],
         "model": str(Path(model).name) if model else "mobilenet_v2 (torchvision ImageNet weights)",
         "targets_bpp": list(targets),
         "uncompressed": uncompressed,
@@ -411,6 +412,25 @@ def run_task(
             )
         doc["codecs"][c.name] = {"version": c.version(), "points": points}
     doc["run"] = {"workers": workers, "threads": threads, "wall_s": round(time.perf_counter() - started, 1)}
+    return doc
+
+
+def merge_task_results(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with the codecs of ``update`` replaced (or added): rerun some rows (new weights) only.
+
+    Both runs must be the same task on the same images with the same network and bpp targets, else the table
+    would mix incomparable rows.
+    """
+    for key in ("task", "dataset", "images", "model", "targets_bpp", "uncompressed"):
+        if base.get(key) != update.get(key):
+            raise ParameterError(f"cannot merge: {key} differs ({base.get(key)!r} vs {update.get(key)!r})")
+    if "image_files" in base and "image_files" in update and base["image_files"] != update["image_files"]:
+        raise ParameterError("cannot merge: the two runs used different images")
+    doc = dict(base)
+    doc["codecs"] = {**base["codecs"], **update["codecs"]}
+    doc["skipped"] = {k: v for k, v in base.get("skipped", {}).items() if k not in update["codecs"]}
+    doc["skipped"].update(update.get("skipped", {}))
+    doc["updates"] = [*base.get("updates", []), {"codecs": sorted(update["codecs"]), "run": update.get("run")}]
     return doc
 
 
