@@ -23,11 +23,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from sdpic import format as fmt
-from sdpic.api import _padded_tensor
+from sdpic.api import padded_tensor
 from sdpic.bench.bdrate import bd_rate
 from sdpic.bench.metrics import psnr
 from sdpic.codec.model import LATENT_STRIDE
 from sdpic.image_io import load_image
+from sdpic.outputs import atomic_write_bytes
 from sdpic.zoo import load_model_file
 
 QUALITIES = (5, 20, 35, 50, 70, 90)
@@ -42,7 +43,7 @@ def code_snapshot(path: Path, images: list[np.ndarray]) -> list[dict]:
         for rgb in images:
             h, w = rgb.shape[:2]
             with torch.inference_mode():
-                x = _padded_tensor(rgb)
+                x = padded_tensor(rgb)
                 q = torch.full((1, 1, x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE), level)
                 coded, _ = net.compress_latents(net.analyse(x, q), q)
                 y_hat = net.decompress_latents(coded, q)
@@ -143,11 +144,9 @@ def main() -> None:
             rows[str(row["steps"])] = row
             print(f"steps {row['steps']}: BD-rate vs JPEG {row['bd_rate_psnr_vs_jpeg']}, "
                   f"vs WebP {row['bd_rate_psnr_vs_webp']}")
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"images": len(images), "dataset": str(args.images), "jpeg": jpeg,
-                                        "webp": webp,
-                                        "snapshots": dict(sorted(rows.items(), key=lambda kv: int(kv[0])))},
-                                       indent=2))
+        doc = {"images": len(images), "dataset": str(args.images), "jpeg": jpeg, "webp": webp,
+               "snapshots": dict(sorted(rows.items(), key=lambda kv: int(kv[0])))}
+        atomic_write_bytes(args.out, json.dumps(doc, indent=2).encode())
     if args.plot:
         plot_curve(rows, args.plot, args.mark)
 

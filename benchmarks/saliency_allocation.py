@@ -20,9 +20,9 @@ import torch
 from tqdm import tqdm
 
 import sdpic
-from sdpic.api import encode
+from sdpic.api import encode, padded_tensor
 from sdpic.bench.metrics import psnr
-from sdpic.codec.model import LATENT_STRIDE, PAD_MULTIPLE, QUALITY_LEVELS
+from sdpic.codec.model import LATENT_STRIDE, QUALITY_LEVELS
 from sdpic.image_io import load_image
 from sdpic.saliency import predict_rgb
 from sdpic.zoo import DEFAULT_MODEL, load_model
@@ -33,8 +33,7 @@ def bit_map(rgb: np.ndarray, levels: np.ndarray, file_bits: int, model: str) -> 
     the file's bits."""
     net = load_model(model)
     h, w = rgb.shape[:2]
-    x = torch.from_numpy(np.array(rgb)).permute(2, 0, 1)[None].float() / 255.0
-    x = torch.nn.functional.pad(x, (0, (-w) % PAD_MULTIPLE, 0, (-h) % PAD_MULTIPLE), mode="replicate")
+    x = padded_tensor(rgb)
     q = torch.from_numpy(levels)[None, None].float() / QUALITY_LEVELS
     with torch.no_grad():
         out = net(x, q, rate_by_rounding=True)

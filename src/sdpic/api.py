@@ -26,7 +26,9 @@ from .zoo import DEFAULT_MODEL, entry_by_id, entry_by_name, load_model, weights_
 SaliencySpec = str | ImageLike | None
 
 
-def _padded_tensor(rgb: np.ndarray) -> torch.Tensor:
+def padded_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """An HxWx3 uint8 image as the codec's input: a 1x3xH'xW' float tensor in [0, 1], edge-padded to a multiple
+    of ``PAD_MULTIPLE`` (decoders crop the padding away)."""
     h, w = rgb.shape[:2]
     x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float().div(255.0)  # owned copy
     ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
@@ -68,7 +70,7 @@ def encode(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = Non
     net = load_model(model)
     sal = _saliency_map(saliency, loaded.rgb)
     with torch_threads(threads), torch.inference_mode():
-        x = _padded_tensor(loaded.rgb)
+        x = padded_tensor(loaded.rgb)
         lh, lw = x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE
         padded_sal = None if sal is None else _pad_map(sal, x.shape[2], x.shape[3])
         levels = build_levels(level, lh, lw, padded_sal, roi_strength)

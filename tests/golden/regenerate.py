@@ -129,7 +129,7 @@ def rounding_margin(model_name: str, case: Case, levels: np.ndarray) -> float:
     rgb = case.image() if not case.greyscale else np.repeat(case.image()[..., None], 3, axis=2)
     q = torch.from_numpy(levels)[None, None]
     with torch.inference_mode():
-        y = net.analyse(api._padded_tensor(rgb), q)
+        y = net.analyse(api.padded_tensor(rgb), q)
         _, y_hat = net.compress_latents(y, q)
         z = net.h_a(y)
     y_err = (y.double() - y_hat.double()).abs().max().item()
