@@ -253,12 +253,19 @@ def merge_results(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any
     new_images = {img for e in update["codecs"].values() for img in e.get("per_image", {})}
     if base_images and new_images and base_images != new_images:
         raise ParameterError("cannot merge: the two runs used different images")
+    doc = replace_codec_rows(base, update)
+    add_bd_rates(doc)
+    return doc
+
+
+def replace_codec_rows(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` (an RD or task JSON) with ``update``'s codec rows and skips in place of its own, and
+    the rerun recorded under ``updates``; the callers check first that the two runs are comparable."""
     doc = dict(base)
     doc["codecs"] = {**base["codecs"], **update["codecs"]}
     doc["skipped"] = {k: v for k, v in base.get("skipped", {}).items() if k not in update["codecs"]}
     doc["skipped"].update(update.get("skipped", {}))
     doc["updates"] = [*base.get("updates", []), {"codecs": sorted(update["codecs"]), "run": update.get("run")}]
-    add_bd_rates(doc)
     return doc
 
 

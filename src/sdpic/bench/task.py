@@ -33,7 +33,7 @@ from .bisect import bisect_setting
 from .cache import EncodeCache
 from .codecs import Codec, resolve_codecs
 from .paths import shared_path
-from .rd import list_images
+from .rd import list_images, replace_codec_rows
 
 TASKS = ("classify", "detect", "segment")
 VOC_CLASSES = 21
@@ -426,12 +426,7 @@ def merge_task_results(base: dict[str, Any], update: dict[str, Any]) -> dict[str
             raise ParameterError(f"cannot merge: {key} differs ({base.get(key)!r} vs {update.get(key)!r})")
     if "image_files" in base and "image_files" in update and base["image_files"] != update["image_files"]:
         raise ParameterError("cannot merge: the two runs used different images")
-    doc = dict(base)
-    doc["codecs"] = {**base["codecs"], **update["codecs"]}
-    doc["skipped"] = {k: v for k, v in base.get("skipped", {}).items() if k not in update["codecs"]}
-    doc["skipped"].update(update.get("skipped", {}))
-    doc["updates"] = [*base.get("updates", []), {"codecs": sorted(update["codecs"]), "run": update.get("run")}]
-    return doc
+    return replace_codec_rows(base, update)
 
 
 def _dataset_name(folder: Path) -> str:
