@@ -91,7 +91,7 @@ def test_report_files(image_dir, tmp_path, settings) -> None:
     assert "| jpeg |" in table and "BD-rate psnr" in table
 
 
-def test_cli_rd_and_report(image_dir, tmp_path) -> None:
+def test_cli_rd_and_report(image_dir, tmp_path, capsys) -> None:
     out = tmp_path / "rd.json"
     rc = main(["bench", "rd", "--images", str(image_dir), "--codecs", "jpeg,avif", "--workers", "2", "--out", str(out),
                "--cache-dir", str(tmp_path / "c"), "--quiet", "--no-percep"])  # fmt: skip
@@ -101,6 +101,11 @@ def test_cli_rd_and_report(image_dir, tmp_path) -> None:
     assert main(["bench", "rd", "--images", str(image_dir), "--codecs", "jpeg", "--out", str(out), "--quiet"]) == 1
     assert main(["bench", "report", str(out), "--plot", str(tmp_path / "p")]) == 0
     assert (tmp_path / "p_psnr.png").is_file()
+    capsys.readouterr()
+    assert main(["bench", "report", str(out), "--reference", "jpeg"]) == 0
+    table = capsys.readouterr().out
+    assert "BD-rate vs **jpeg**" in table and "| jpeg | +0.0% |" in table and "| avif | -" in table
+    assert main(["bench", "report", str(out), "--reference", "webp"]) != 0  # not in this run
 
 
 def test_batched_metrics_match_single_pairs() -> None:

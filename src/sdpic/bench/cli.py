@@ -98,10 +98,12 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument("json", type=Path, nargs="+", help="one RD JSON (`bench rd --out`) or task JSONs (`bench task`)")
     rep.add_argument(
         "--plot",
-        required=True,
+        default=None,
         metavar="PREFIX",
-        help="RD: write PREFIX_<metric>.png and PREFIX_table.md; tasks: PREFIX.png and PREFIX.md",
+        help="RD: write PREFIX_<metric>.png and PREFIX_table.md; tasks: PREFIX.png and PREFIX.md "
+        "(without it the table is printed only)",
     )
+    rep.add_argument("--reference", default=None, help="RD: BD-rates against this codec instead of the JSON's")
     rep.add_argument("--anchors", type=Path, default=None, help="published curves (default ../shared/anchors/...)")
     rep.set_defaults(func=cmd_report)
 
@@ -211,7 +213,9 @@ def cmd_task(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Regenerate plots and tables from saved RD or task JSONs."""
-    from .report import write_report, write_task_report
+    from .rd import add_bd_rates
+    from .report import markdown_table, write_report, write_task_report
+    from .task import format_task_table
 
     docs = []
     for path in args.json:
@@ -221,11 +225,23 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise ParameterError(f"{path}: cannot read bench JSON ({exc})") from None
     kinds = {"task" if "task" in d else "rd" for d in docs}
     if kinds == {"task"}:
-        files = write_task_report(docs, args.plot)
+        if args.reference is not None:
+            raise ParameterError("--reference applies to an RD JSON only")
+        files = write_task_report(docs, args.plot) if args.plot else []
+        tables = [format_task_table(d) for d in docs]
     elif kinds == {"rd"} and len(docs) == 1:
-        files = write_report(docs[0], args.plot, _anchors(args.anchors))
+        doc = docs[0]
+        if args.reference is not None:
+            if not doc["codecs"].get(args.reference, {}).get("points"):
+                raise ParameterError(f"--reference {args.reference!r}: no such codec with points in {args.json[0]}")
+            doc["reference"] = args.reference
+            add_bd_rates(doc)
+        files = write_report(doc, args.plot, _anchors(args.anchors)) if args.plot else []
+        tables = [markdown_table(doc)]
     else:
         raise ParameterError("give one RD JSON, or one or more task JSONs")
     for f in files:
         print(f)
+    if not files:
+        print("\n\n".join(tables))
     return 0
