@@ -373,23 +373,21 @@ def _run_parallel(jobs: Sequence[Job], work: WorkFunction, n_jobs: int, threads:
             if not in_flight:
                 break
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            broken = False
-            finished_jobs = [in_flight[future] for future in finished]
+            lost: list[Job] = []
             for future in finished:
                 job = in_flight.pop(future)
                 try:
                     on_result(future.result())
                 except BrokenProcessPool:
-                    broken = True
-                    suspect(job)
-            if broken:  # the pool is unusable: its other futures fail too
-                lost = list(in_flight.values())
-                for job in lost:
-                    suspect(job)
+                    lost.append(job)
+            if lost:  # the pool is unusable: its other futures fail too
+                lost += in_flight.values()
                 in_flight.clear()
                 executor.shutdown(wait=True, cancel_futures=True)
                 # The pool killed its other workers, perhaps mid-write: their temp files have no owner now.
-                remove_stale_temp_files(job.output for job in [*finished_jobs, *lost])
+                remove_stale_temp_files(job.output for job in lost)
+                for job in lost:
+                    suspect(job)
                 executor = new_executor()
     except BaseException:
         _stop_workers(executor)

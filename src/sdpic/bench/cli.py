@@ -124,11 +124,15 @@ def _write_json(path: Path, doc: dict[str, Any], force: bool) -> None:
     atomic_write_bytes(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
 
 
-def _read_update_base(path: Path, kind: str) -> dict[str, Any]:
+def _update_base(args: argparse.Namespace, kind: str) -> dict[str, Any] | None:
+    """The earlier JSON that ``--update`` names (None without it); it is also the default ``--out``."""
+    if args.update is None:
+        return None
+    args.out = args.out or args.update
     try:
-        return json.loads(path.read_text())
+        return json.loads(args.update.read_text())
     except (OSError, ValueError) as exc:
-        raise ParameterError(f"{path}: cannot read {kind} JSON ({exc})") from None
+        raise ParameterError(f"{args.update}: cannot read {kind} JSON ({exc})") from None
 
 
 def _command_line() -> str | None:
@@ -142,9 +146,7 @@ def cmd_rd(args: argparse.Namespace) -> int:
 
     images_dir = args.images or shared_path("data", "kodak")
     images = list_images(images_dir, args.limit)
-    base = _read_update_base(args.update, "RD") if args.update is not None else None
-    if base is not None:
-        args.out = args.out or args.update
+    base = _update_base(args, "RD")
     if args.out is not None:
         check_output_path(args.out, force=args.force)  # fail before the long run, not after
     if args.plot and not args.force and Path(f"{args.plot}_table.md").exists():
@@ -181,9 +183,7 @@ def cmd_task(args: argparse.Namespace) -> int:
     """Run a downstream-task benchmark and write its JSON."""
     from .task import format_task_table, merge_task_results, run_task
 
-    base = _read_update_base(args.update, "task") if args.update is not None else None
-    if base is not None:
-        args.out = args.out or args.update
+    base = _update_base(args, "task")
     if args.out is not None:
         check_output_path(args.out, force=args.force)  # fail before the long run, not after
     doc = run_task(
@@ -227,8 +227,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if kinds == {"task"}:
         if args.reference is not None:
             raise ParameterError("--reference applies to an RD JSON only")
-        files = write_task_report(docs, args.plot) if args.plot else []
-        tables = [format_task_table(d) for d in docs]
+        if not args.plot:
+            print("\n\n".join(format_task_table(d) for d in docs))
+            return 0
+        files = write_task_report(docs, args.plot)
     elif kinds == {"rd"} and len(docs) == 1:
         doc = docs[0]
         if args.reference is not None:
@@ -236,12 +238,12 @@ def cmd_report(args: argparse.Namespace) -> int:
                 raise ParameterError(f"--reference {args.reference!r}: no such codec with points in {args.json[0]}")
             doc["reference"] = args.reference
             add_bd_rates(doc)
-        files = write_report(doc, args.plot, _anchors(args.anchors)) if args.plot else []
-        tables = [markdown_table(doc)]
+        if not args.plot:
+            print(markdown_table(doc))
+            return 0
+        files = write_report(doc, args.plot, _anchors(args.anchors))
     else:
         raise ParameterError("give one RD JSON, or one or more task JSONs")
     for f in files:
         print(f)
-    if not files:
-        print("\n\n".join(tables))
     return 0
