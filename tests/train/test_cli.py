@@ -37,3 +37,15 @@ def test_signal_saves_the_checkpoint(tmp_path: Path, signum: int) -> None:
         proc.kill()
     ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
     assert ckpt["step"] >= 1
+
+
+@pytest.mark.parametrize("decay", ["-0.1", "1", "1.5"])
+def test_an_out_of_range_ema_decay_is_refused_before_training(tmp_path: Path, decay: str,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    from sdpic.cli import main
+
+    monkeypatch.setenv("SDPIC_NO_REEXEC", "1")  # validate here, without re-executing for the allocator settings
+    assert main(["train", "--run-dir", str(tmp_path / "run"), "--ema-decay", decay]) == 1
+    assert "--ema-decay" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

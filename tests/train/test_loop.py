@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from safetensors import safe_open
 
 from sdpic.errors import ParameterError
-from sdpic.train.loop import TrainConfig, learning_rate, train
+from sdpic.train.loop import TrainConfig, WeightAverage, learning_rate, train
 from tests.train.test_data import _ecssd_like
 
 
@@ -45,3 +46,58 @@ def test_warm_up_restarts_with_a_fresh_optimiser_then_the_rate_decays_to_a_tenth
     assert learning_rate(cfg, 1000) == learning_rate(cfg, 2000) == pytest.approx(1e-4)
     assert learning_rate(cfg, 2500) == pytest.approx(1e-4 * 0.55)
     assert learning_rate(cfg, 3000) == learning_rate(cfg, 9999) == pytest.approx(1e-5)
+
+
+def test_weight_average_is_an_exponential_moving_average_of_the_parameters() -> None:
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    average = WeightAverage(model, decay=0.75)
+    with torch.no_grad():
+        model.weight.fill_(5.0)
+    average.update(model)  # 0.75 * 1 + 0.25 * 5
+    twin = average.averaged_copy(model)
+    assert torch.equal(twin.weight, torch.full((1, 2), 2.0))
+    assert torch.equal(model.weight, torch.full((1, 2), 5.0))  # the live model is untouched
+    with pytest.raises(ParameterError, match="decay"):
+        WeightAverage(model, decay=1.0)
+    with pytest.raises(ParameterError, match="match"):
+        WeightAverage(model, decay=0.5, state={"weight": model.weight.detach()})
+
+
+def test_averaged_run_snapshots_both_weights_and_resumes_its_average(tmp_path: Path) -> None:
+    from sdpic.zoo import load_model_file
+
+    for i in range(2):
+        torch.manual_seed(i)
+        Image.fromarray((torch.rand(96, 96, 3) * 255).byte().numpy()).save(tmp_path / f"img{i}.png")
+    cfg = TrainConfig(run_dir=tmp_path / "run", folders=[tmp_path], steps=2, batch_size=1, crop=64,
+                      warmup_steps=1, bf16=False, threads=1, snapshot_every=2, seed=0, ema_decay=0.5,
+                      export=tmp_path / "export.safetensors")
+    ckpt_path = train(cfg)
+    snapshots = tmp_path / "run" / "snapshots"
+    raw = load_model_file(snapshots / "step_0000002.safetensors", prepare=False).state_dict()
+    averaged = load_model_file(snapshots / "step_0000002-ema.safetensors", prepare=False).state_dict()
+    shipped = load_model_file(tmp_path / "export.safetensors", prepare=False).state_dict()
+    assert not torch.equal(raw["g_a.convs.0.weight"], averaged["g_a.convs.0.weight"])
+    assert torch.equal(shipped["g_a.convs.0.weight"], averaged["g_a.convs.0.weight"])  # --export ships the average
+    stored = torch.load(ckpt_path, weights_only=True)["weight_average"]
+    cfg.steps = 3
+    train(cfg)  # resumes: the stored average goes on, one more 0.5 step toward the new weights
+    resumed = torch.load(ckpt_path, weights_only=True)
+    name = "g_a.convs.0.weight"
+    expected = 0.5 * stored[name] + 0.5 * resumed["model"][name]
+    assert torch.allclose(resumed["weight_average"][name], expected, rtol=0, atol=1e-7)
+
+
+def test_a_resumed_runs_first_log_line_averages_only_the_steps_it_ran(tmp_path: Path) -> None:
+    import json
+
+    Image.fromarray((torch.rand(96, 96, 3) * 255).byte().numpy()).save(tmp_path / "img.png")
+    cfg = TrainConfig(run_dir=tmp_path / "run", folders=[tmp_path], steps=3, batch_size=1, crop=64,
+                      warmup_steps=1, bf16=False, threads=1, seed=0, log_every=2)
+    train(cfg)  # logs step 2 (2 steps), stops at 3
+    cfg.steps = 4
+    train(cfg)  # resumes at 3, logs step 4 after one step
+    lines = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["averaged_steps"]) for r in lines] == [(2, 2), (4, 1)]

@@ -36,6 +36,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--objective", default="mse",
                    help="training loss (sdpic.train.losses): mse, or perceptual (saliency-weighted metric + MS-SSIM)")
+    p.add_argument("--ema-decay", type=float, default=0.0,
+                   help="keep an exponential moving average of the weights (e.g. 0.999); snapshots are written "
+                        "for both, --export ships the average (default 0: off)")
     p.set_defaults(func=run)
 
 
@@ -44,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.crop % 64 or args.crop < 64:
         raise ParameterError("--crop must be a positive multiple of 64")
+    if not 0.0 <= args.ema_decay < 1.0:
+        raise ParameterError("--ema-decay must be within [0, 1)")
     missing = {k: v for k, v in ALLOCATOR_ENV.items() if os.environ.get(k) != v}
     if missing and not os.environ.get("SDPIC_NO_REEXEC") and sys.argv and sys.argv[0]:
         # The allocator reads these at start-up only: restart this command with them set.
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, crop=args.crop, lr=args.lr, warmup_steps=args.warmup_steps,
         lr_decay_start=args.lr_decay_start, bf16=not args.no_bf16, threads=args.threads,
         init_from=args.init_from, export=args.export, snapshot_every=args.snapshot_every, seed=args.seed,
-        objective=args.objective,
+        objective=args.objective, ema_decay=args.ema_decay,
     )
     path = train(cfg)
     print(f"checkpoint: {path}")
