@@ -85,6 +85,8 @@ def test_averaged_run_snapshots_both_weights_and_resumes_its_average(tmp_path: P
     cfg.steps = 3
     train(cfg)  # resumes: the stored average goes on, one more 0.5 step toward the new weights
     resumed = torch.load(ckpt_path, weights_only=True)
+    # the stopping step (3, not a multiple of snapshot_every) is snapshotted too, both kinds
+    assert (snapshots / "step_0000003.safetensors").is_file() and (snapshots / "step_0000003-ema.safetensors").is_file()
     name = "g_a.convs.0.weight"
     expected = 0.5 * stored[name] + 0.5 * resumed["model"][name]
     assert torch.allclose(resumed["weight_average"][name], expected, rtol=0, atol=1e-7)

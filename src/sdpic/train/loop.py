@@ -7,8 +7,8 @@ afterwards; ``--export`` writes the current weights (with frozen entropy tables)
 With ``ema_decay`` > 0 the loop also keeps an exponential moving average of the parameters (Polyak
 averaging). At a constant learning rate the average sits nearer the minimum than the noisy iterate,
 much as a learning-rate decay would, without stopping the long run's progress; snapshots are then
-written for both (``step_N.safetensors`` and ``step_N-ema.safetensors``) and ``--export`` ships the
-average.
+written for both (``step_N.safetensors`` and ``step_N-ema.safetensors``, also at the stopping step) and
+``--export`` ships the average.
 """
 
 from __future__ import annotations
@@ -171,6 +171,7 @@ def train(cfg: TrainConfig) -> Path:
                dynamic_ncols=True)
     running: dict[str, float] = {}
     running_steps = 0  # a resumed run's first log line covers fewer than log_every steps
+    snapshot_step = -1
     try:
         while step < cfg.steps:
             if cfg.max_minutes and time.monotonic() - started > 60 * cfg.max_minutes:
@@ -207,11 +208,8 @@ def train(cfg: TrainConfig) -> Path:
                     fh.write(json.dumps({"step": step, "time": time.time(), "lr": lr, "averaged_steps": averaged_steps,
                                          **{k: round(v, 6) for k, v in avg.items()}}) + "\n")
             if _is_main() and step % cfg.snapshot_every == 0:
-                snapshots = cfg.run_dir / "snapshots"
-                _snapshot(model, snapshots / f"step_{step:07d}.safetensors", step, cfg.objective)
-                if average is not None:
-                    _snapshot(average.averaged_copy(model), snapshots / f"step_{step:07d}-ema.safetensors", step,
-                              cfg.objective)
+                _snapshots(model, average, cfg.run_dir, step, cfg.objective)
+                snapshot_step = step
             if _is_main() and time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
                 _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective, average)
                 last_ckpt = time.monotonic()
@@ -219,6 +217,8 @@ def train(cfg: TrainConfig) -> Path:
         bar.close()
         if _is_main():
             _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective, average)
+            if snapshot_step != step:  # the stopping step's weights, both kinds
+                _snapshots(model, average, cfg.run_dir, step, cfg.objective)
             if cfg.export:
                 shipped = average.averaged_copy(model) if average is not None else model
                 _snapshot(shipped, cfg.export, step, cfg.objective)
@@ -243,6 +243,14 @@ def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: 
         state["weight_average"] = average.state_dict()
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def _snapshots(model: SdpicModel, average: WeightAverage | None, run_dir: Path, step: int, objective: str) -> None:
+    """``snapshots/step_N.safetensors`` and, with a weight average, ``step_N-ema.safetensors``."""
+    path = run_dir / "snapshots" / f"step_{step:07d}.safetensors"
+    _snapshot(model, path, step, objective)
+    if average is not None:
+        _snapshot(average.averaged_copy(model), path.with_name(f"step_{step:07d}-ema.safetensors"), step, objective)
 
 
 def _snapshot(model: SdpicModel, path: Path, step: int, objective: str) -> None:
