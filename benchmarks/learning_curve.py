@@ -32,48 +32,52 @@ from sdpic.bench.metrics import psnr
 from sdpic.codec.model import LATENT_STRIDE
 from sdpic.image_io import load_image
 from sdpic.outputs import atomic_write_bytes
+from sdpic.quality_map import QUALITY_LEVELS, quality_to_level
 from sdpic.zoo import load_model_file
 
 QUALITIES = (5, 20, 35, 50, 70, 90)
 
 
-def code_snapshot(path: Path, images: list[np.ndarray]) -> list[dict]:
-    net = load_model_file(path)
+def _decoded_rgb(out: torch.Tensor, h: int, w: int) -> np.ndarray:
+    """The codec's (1,3,H',W') output as the HxWx3 uint8 image a decoder writes."""
+    return torch.round(out[0, :, :h, :w].clamp(0, 1) * 255).to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def _levels(x: torch.Tensor, level: int) -> torch.Tensor:
+    return torch.full((1, 1, x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE), level)
+
+
+def code_snapshot(net: torch.nn.Module, images: list[np.ndarray]) -> list[dict]:
     points = []
     for quality in QUALITIES:
-        level = round(quality * 64 / 100)
+        level = quality_to_level(quality)
         bpps, psnrs = [], []
         for rgb in images:
             h, w = rgb.shape[:2]
             with torch.inference_mode():
                 x = padded_tensor(rgb)
-                q = torch.full((1, 1, x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE), level)
+                q = _levels(x, level)
                 coded, _ = net.compress_latents(net.analyse(x, q), q)
-                y_hat = net.decompress_latents(coded, q)
-                out = net.synthesise(y_hat, q)[0, :, :h, :w].clamp(0, 1)
+                out = net.synthesise(net.decompress_latents(coded, q), q)
             data = fmt.pack(fmt.Container(0, b"\0" * 8, w, h, fmt.Colour.RGB, quality, level, {
                 fmt.Section.HYPER_LATENTS: coded.z_bytes, fmt.Section.LATENTS: coded.y_bytes,
                 fmt.Section.ESCAPES: coded.escapes}))
-            dec = torch.round(out * 255).to(torch.uint8).permute(1, 2, 0).numpy()
             bpps.append(len(data) * 8 / (h * w))
-            psnrs.append(psnr(rgb, dec))
+            psnrs.append(psnr(rgb, _decoded_rgb(out, h, w)))
         points.append({"quality": quality, "bpp": float(np.mean(bpps)), "psnr": float(np.mean(psnrs))})
     return points
 
 
-def transform_ceiling(path: Path, images: list[np.ndarray]) -> float:
-    """Mean PSNR of g_s(g_a(x)) at quality level 64 with unquantised latents (the gain cancels out)."""
-    net = load_model_file(path, prepare=False)
+def transform_ceiling(net: torch.nn.Module, images: list[np.ndarray]) -> float:
+    """Mean PSNR of g_s(g_a(x)) at quality level 64 with unquantised latents (synthesise divides by the
+    gain that analyse multiplied by)."""
     psnrs = []
     for rgb in images:
-        h, w = rgb.shape[:2]
         with torch.inference_mode():
             x = padded_tensor(rgb)
-            q = torch.ones(1, 1, x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE)
-            q_features = net.quality_encoder(q)
-            q_pixels = q.repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
-            out = net.g_s(net.g_a(x, q_pixels, q_features), q_features)[0, :, :h, :w].clamp(0, 1)
-        psnrs.append(psnr(rgb, torch.round(out * 255).to(torch.uint8).permute(1, 2, 0).numpy()))
+            q = _levels(x, QUALITY_LEVELS)
+            out = net.synthesise(net.analyse(x, q), q)
+        psnrs.append(psnr(rgb, _decoded_rgb(out, *rgb.shape[:2])))
     return float(np.mean(psnrs))
 
 
@@ -105,10 +109,11 @@ def code_row(snap: Path, images: list[np.ndarray], jpeg: list[dict], webp: list[
 
     with safe_open(str(snap), framework="pt") as fh:
         steps = int((fh.metadata() or {}).get("steps", 0))
-    points = code_snapshot(snap, images)
+    net = load_model_file(snap)
+    points = code_snapshot(net, images)
     return {"file": str(snap), "steps": steps, "points": points,
             "bd_rate_psnr_vs_jpeg": _bd(jpeg, points), "bd_rate_psnr_vs_webp": _bd(webp, points),
-            "transform_ceiling_psnr": transform_ceiling(snap, images)}
+            "transform_ceiling_psnr": transform_ceiling(net, images)}
 
 
 def plot_curve(rows: dict[str, dict], out: Path, marks: Sequence[str] = ()) -> None:
