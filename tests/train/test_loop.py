@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
 from safetensors import safe_open
 
 from sdpic.errors import ParameterError
@@ -68,10 +67,8 @@ def test_weight_average_is_an_exponential_moving_average_of_the_parameters() -> 
 def test_averaged_run_snapshots_both_weights_and_resumes_its_average(tmp_path: Path) -> None:
     from sdpic.zoo import load_model_file
 
-    for i in range(2):
-        torch.manual_seed(i)
-        Image.fromarray((torch.rand(96, 96, 3) * 255).byte().numpy()).save(tmp_path / f"img{i}.png")
-    cfg = TrainConfig(run_dir=tmp_path / "run", folders=[tmp_path], steps=2, batch_size=1, crop=64,
+    _ecssd_like(tmp_path / "data", n=2, size=(96, 96))
+    cfg = TrainConfig(run_dir=tmp_path / "run", folders=[tmp_path / "data" / "images"], steps=2, batch_size=1, crop=64,
                       warmup_steps=1, bf16=False, threads=1, snapshot_every=2, seed=0, ema_decay=0.5,
                       export=tmp_path / "export.safetensors")
     ckpt_path = train(cfg)
@@ -95,8 +92,8 @@ def test_averaged_run_snapshots_both_weights_and_resumes_its_average(tmp_path: P
 def test_a_resumed_runs_first_log_line_averages_only_the_steps_it_ran(tmp_path: Path) -> None:
     import json
 
-    Image.fromarray((torch.rand(96, 96, 3) * 255).byte().numpy()).save(tmp_path / "img.png")
-    cfg = TrainConfig(run_dir=tmp_path / "run", folders=[tmp_path], steps=3, batch_size=1, crop=64,
+    _ecssd_like(tmp_path / "data", n=1, size=(96, 96))
+    cfg = TrainConfig(run_dir=tmp_path / "run", folders=[tmp_path / "data" / "images"], steps=3, batch_size=1, crop=64,
                       warmup_steps=1, bf16=False, threads=1, seed=0, log_every=2)
     train(cfg)  # logs step 2 (2 steps), stops at 3
     cfg.steps = 4

@@ -85,8 +85,8 @@ class WeightAverage:
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
-        params = dict(model.named_parameters())
-        torch._foreach_lerp_(self.averages, [params[n].detach() for n in self.names], 1.0 - self.decay)
+        # parameters() yields named_parameters()' order, so no per-step name lookup on this hot path
+        torch._foreach_lerp_(self.averages, [p.detach() for p in model.parameters()], 1.0 - self.decay)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {n: a.detach().cpu() for n, a in zip(self.names, self.averages, strict=True)}
