@@ -49,3 +49,15 @@ def test_an_out_of_range_ema_decay_is_refused_before_training(tmp_path: Path, de
     assert main(["train", "--run-dir", str(tmp_path / "run"), "--ema-decay", decay]) == 1
     assert "--ema-decay" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("bounds", [["0", "0.08"], ["0.08", "0.001"], ["-1", "0.08"]])
+def test_a_lambda_range_out_of_order_is_refused_before_training(tmp_path: Path, bounds: list[str],
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture) -> None:
+    from sdpic.cli import main
+
+    monkeypatch.setenv("SDPIC_NO_REEXEC", "1")
+    assert main(["train", "--run-dir", str(tmp_path / "run"), "--lambda-range", *bounds]) == 1
+    assert "--lambda-range" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

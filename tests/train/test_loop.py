@@ -100,3 +100,34 @@ def test_a_resumed_runs_first_log_line_averages_only_the_steps_it_ran(tmp_path: 
     train(cfg)  # resumes at 3, logs step 4 after one step
     lines = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [(r["step"], r["averaged_steps"]) for r in lines] == [(2, 2), (4, 1)]
+
+
+def test_lambda_range_is_recorded_in_the_weights_and_kept_on_resume_and_init(tmp_path: Path) -> None:
+    import json
+
+    _ecssd_like(tmp_path / "data", n=2, size=(128, 128))
+    folders = [tmp_path / "data" / "images"]
+    cfg = TrainConfig(run_dir=tmp_path / "run", folders=folders, steps=1, batch_size=1, crop=64, warmup_steps=1,
+                      bf16=False, threads=1, snapshot_every=1, seed=0, lambda_range=(0.0002, 0.08))
+
+    def lambdas(path: Path) -> tuple[float, float]:
+        with safe_open(str(path), framework="pt") as fh:
+            config = json.loads(fh.metadata()["config"])
+        return config["lambda_min"], config["lambda_max"]
+
+    train(cfg)
+    assert lambdas(tmp_path / "run" / "snapshots" / "step_0000001.safetensors") == (0.0002, 0.08)
+    cfg.steps, cfg.lambda_range = 2, None  # resumed without the flag: the checkpoint's range
+    train(cfg)
+    first_run = tmp_path / "run" / "snapshots" / "step_0000002.safetensors"
+    assert lambdas(first_run) == (0.0002, 0.08)
+    # a new run from those weights inherits their range, unless told otherwise
+    init = TrainConfig(run_dir=tmp_path / "init", folders=folders, steps=3, batch_size=1, crop=64, warmup_steps=1,
+                       bf16=False, threads=1, snapshot_every=1, seed=0, init_from=first_run)
+    train(init)
+    assert lambdas(tmp_path / "init" / "snapshots" / "step_0000003.safetensors") == (0.0002, 0.08)
+    other = TrainConfig(run_dir=tmp_path / "other", folders=folders, steps=3, batch_size=1, crop=64, warmup_steps=1,
+                        bf16=False, threads=1, snapshot_every=1, seed=0, init_from=first_run,
+                        lambda_range=(0.001, 0.05))
+    train(other)
+    assert lambdas(tmp_path / "other" / "snapshots" / "step_0000003.safetensors") == (0.001, 0.05)

@@ -39,6 +39,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ema-decay", type=float, default=0.0,
                    help="keep an exponential moving average of the weights (e.g. 0.999); snapshots are written "
                         "for both, --export ships the average (default 0: off)")
+    p.add_argument("--lambda-range", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
+                   help="rate-distortion λ of the loss at quality levels 0 and 64 (MSE on [0,1] x 255^2); "
+                        "default: the checkpoint's, else the --init-from weights', else 0.0015 0.08")
     p.set_defaults(func=run)
 
 
@@ -49,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("--crop must be a positive multiple of 64")
     if not 0.0 <= args.ema_decay < 1.0:
         raise ParameterError("--ema-decay must be within [0, 1)")
+    if args.lambda_range is not None and not 0.0 < args.lambda_range[0] < args.lambda_range[1]:
+        raise ParameterError("--lambda-range needs 0 < MIN < MAX")
     missing = {k: v for k, v in ALLOCATOR_ENV.items() if os.environ.get(k) != v}
     if missing and not os.environ.get("SDPIC_NO_REEXEC") and sys.argv and sys.argv[0]:
         # The allocator reads these at start-up only: restart this command with them set.
@@ -63,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         lr_decay_start=args.lr_decay_start, bf16=not args.no_bf16, threads=args.threads,
         init_from=args.init_from, export=args.export, snapshot_every=args.snapshot_every, seed=args.seed,
         objective=args.objective, ema_decay=args.ema_decay,
+        lambda_range=tuple(args.lambda_range) if args.lambda_range else None,
     )
     path = train(cfg)
     print(f"checkpoint: {path}")

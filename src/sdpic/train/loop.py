@@ -18,7 +18,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -53,6 +53,9 @@ class TrainConfig:
     seed: int | None = None
     objective: str = "mse"  # a key of sdpic.train.losses.OBJECTIVES
     ema_decay: float = 0.0  # 0: no weight average; 0.999 averages over ~1,000 steps
+    # (λ at quality level 0, λ at level 64) of the loss; None: the checkpoint's, else the --init-from
+    # weights', else ModelConfig's. Recorded in the exported weights' config.
+    lambda_range: tuple[float, float] | None = None
 
 
 def learning_rate(cfg: TrainConfig, step: int, optimizer_start: int = 0) -> float:
@@ -134,10 +137,18 @@ def train(cfg: TrainConfig) -> Path:
     objective = get_objective(cfg.objective)  # fails early on an unknown name
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = cfg.run_dir / "checkpoint.pt"
-    model = SdpicModel(ModelConfig())
+    config = ModelConfig()
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True) if ckpt_path.exists() else None
+    init = load_model_file(cfg.init_from, prepare=False) if ckpt is None and cfg.init_from else None
+    if ckpt is not None and "lambda_range" in ckpt:
+        config = replace(config, lambda_min=float(ckpt["lambda_range"][0]), lambda_max=float(ckpt["lambda_range"][1]))
+    elif init is not None:
+        config = replace(config, lambda_min=init.config.lambda_min, lambda_max=init.config.lambda_max)
+    if cfg.lambda_range is not None:
+        config = replace(config, lambda_min=cfg.lambda_range[0], lambda_max=cfg.lambda_range[1])
+    model = SdpicModel(config)
     optimizer_state, step, optimizer_start, average_state = None, 0, 0, None
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer_state, step = ckpt["optimizer"], int(ckpt["step"])
         optimizer_start = int(ckpt.get("optimizer_start", 0))
@@ -145,8 +156,7 @@ def train(cfg: TrainConfig) -> Path:
         if ckpt.get("objective", "mse") != cfg.objective:
             raise ParameterError(f"{ckpt_path} was trained with objective {ckpt.get('objective', 'mse')!r}, "
                                  f"not {cfg.objective!r}: use another --run-dir")
-    elif cfg.init_from:
-        init = load_model_file(cfg.init_from, prepare=False)
+    elif init is not None:
         model.load_state_dict(init.state_dict())
         step = optimizer_start = int(_metadata_step(cfg.init_from))
     model.to(device).train()
@@ -238,7 +248,8 @@ def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: 
                      path: Path, objective: str, average: WeightAverage | None = None) -> None:
     tmp = path.with_suffix(".tmp")
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-             "optimizer_start": optimizer_start, "objective": objective}
+             "optimizer_start": optimizer_start, "objective": objective,
+             "lambda_range": [model.config.lambda_min, model.config.lambda_max]}
     if average is not None:
         state["weight_average"] = average.state_dict()
     torch.save(state, tmp)
