@@ -124,13 +124,13 @@ def _write_json(path: Path, doc: dict[str, Any], force: bool) -> None:
     atomic_write_bytes(path, (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode())
 
 
-def _update_base(args: argparse.Namespace, kind: str) -> dict[str, Any] | None:
-    """The earlier JSON that ``--update`` names (None without it); it is also the default ``--out``."""
+def _update_base(args: argparse.Namespace, kind: str) -> tuple[dict[str, Any] | None, Path | None]:
+    """The earlier JSON that ``--update`` names (None without it) and the output path: ``--out``, else
+    the ``--update`` file itself."""
     if args.update is None:
-        return None
-    args.out = args.out or args.update
+        return None, args.out
     try:
-        return json.loads(args.update.read_text())
+        return json.loads(args.update.read_text()), args.out or args.update
     except (OSError, ValueError) as exc:
         raise ParameterError(f"{args.update}: cannot read {kind} JSON ({exc})") from None
 
@@ -146,9 +146,9 @@ def cmd_rd(args: argparse.Namespace) -> int:
 
     images_dir = args.images or shared_path("data", "kodak")
     images = list_images(images_dir, args.limit)
-    base = _update_base(args, "RD")
-    if args.out is not None:
-        check_output_path(args.out, force=args.force)  # fail before the long run, not after
+    base, out = _update_base(args, "RD")
+    if out is not None:
+        check_output_path(out, force=args.force)  # fail before the long run, not after
     if args.plot and not args.force and Path(f"{args.plot}_table.md").exists():
         raise ParameterError(f"{args.plot}_table.md exists (use --force to overwrite)")
     doc = run_rd(
@@ -169,8 +169,8 @@ def cmd_rd(args: argparse.Namespace) -> int:
         from .rd import merge_results
 
         doc = merge_results(base, doc)
-    if args.out is not None:
-        _write_json(args.out, doc, force=args.force)
+    if out is not None:
+        _write_json(out, doc, force=args.force)
     if args.plot:
         write_report(doc, args.plot, _anchors(args.anchors))
     print(markdown_table(doc))
@@ -183,9 +183,9 @@ def cmd_task(args: argparse.Namespace) -> int:
     """Run a downstream-task benchmark and write its JSON."""
     from .task import format_task_table, merge_task_results, run_task
 
-    base = _update_base(args, "task")
-    if args.out is not None:
-        check_output_path(args.out, force=args.force)  # fail before the long run, not after
+    base, out = _update_base(args, "task")
+    if out is not None:
+        check_output_path(out, force=args.force)  # fail before the long run, not after
     doc = run_task(
         args.task,
         images=args.images,
@@ -203,8 +203,8 @@ def cmd_task(args: argparse.Namespace) -> int:
     doc["run"]["command"] = _command_line()
     if base is not None:
         doc = merge_task_results(base, doc)
-    if args.out is not None:
-        _write_json(args.out, doc, force=args.force)
+    if out is not None:
+        _write_json(out, doc, force=args.force)
     print(format_task_table(doc))
     for name, reason in doc.get("skipped", {}).items():
         print(f"skipped {name}: {reason}", file=sys.stderr)
