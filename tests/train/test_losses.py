@@ -54,7 +54,7 @@ def test_saliency_weighting_makes_errors_in_salient_regions_cost_more() -> None:
         out = _fake_output(x, 0.0)
         with torch.no_grad():
             out["x_hat"][..., rows, :] += 0.1
-        costs.append(float(loss(model, x, q, out, saliency)["distortion"]))
+        costs.append(float(loss(model, x, q, out, saliency)["distortion"].detach()))
     assert costs[0] == pytest.approx(5.0 * costs[1], rel=1e-4)
 
 
