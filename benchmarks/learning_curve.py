@@ -26,25 +26,21 @@ from PIL import Image
 from tqdm import tqdm
 
 from sdpic import format as fmt
-from sdpic.api import padded_tensor
+from sdpic.api import decoded_pixels, padded_tensor
 from sdpic.bench.bdrate import bd_rate
 from sdpic.bench.metrics import psnr
 from sdpic.codec.model import LATENT_STRIDE
 from sdpic.image_io import load_image
 from sdpic.outputs import atomic_write_bytes
-from sdpic.quality_map import QUALITY_LEVELS, quality_to_level
+from sdpic.quality_map import QUALITY_LEVELS, build_levels, quality_to_level
 from sdpic.zoo import load_model_file
 
 QUALITIES = (5, 20, 35, 50, 70, 90)
 
 
-def _decoded_rgb(out: torch.Tensor, h: int, w: int) -> np.ndarray:
-    """The codec's (1,3,H',W') output as the HxWx3 uint8 image a decoder writes."""
-    return torch.round(out[0, :, :h, :w].clamp(0, 1) * 255).to(torch.uint8).permute(1, 2, 0).numpy()
-
-
 def _levels(x: torch.Tensor, level: int) -> torch.Tensor:
-    return torch.full((1, 1, x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE), level)
+    """The uniform quality map the encoder builds for ``level`` (no saliency), as (1, 1, h, w)."""
+    return torch.from_numpy(build_levels(level, x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE))[None, None]
 
 
 def code_snapshot(net: torch.nn.Module, images: list[np.ndarray]) -> list[dict]:
@@ -63,7 +59,7 @@ def code_snapshot(net: torch.nn.Module, images: list[np.ndarray]) -> list[dict]:
                 fmt.Section.HYPER_LATENTS: coded.z_bytes, fmt.Section.LATENTS: coded.y_bytes,
                 fmt.Section.ESCAPES: coded.escapes}))
             bpps.append(len(data) * 8 / (h * w))
-            psnrs.append(psnr(rgb, _decoded_rgb(out, h, w)))
+            psnrs.append(psnr(rgb, decoded_pixels(out, h, w)))
         points.append({"quality": quality, "bpp": float(np.mean(bpps)), "psnr": float(np.mean(psnrs))})
     return points
 
@@ -77,7 +73,7 @@ def transform_ceiling(net: torch.nn.Module, images: list[np.ndarray]) -> float:
             x = padded_tensor(rgb)
             q = _levels(x, QUALITY_LEVELS)
             out = net.synthesise(net.analyse(x, q), q)
-        psnrs.append(psnr(rgb, _decoded_rgb(out, *rgb.shape[:2])))
+        psnrs.append(psnr(rgb, decoded_pixels(out, *rgb.shape[:2])))
     return float(np.mean(psnrs))
 
 

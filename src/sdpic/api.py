@@ -152,9 +152,13 @@ def decompress(data: bytes, threads: int | None = None) -> Image.Image:
     net, y_hat, q_levels = decode_latents(container, threads)
     with torch_threads(threads), torch.inference_mode():
         x_hat = net.synthesise(y_hat, q_levels)
-    x_hat = x_hat[0, :, : container.height, : container.width]
-    rgb = torch.round(x_hat.clamp(0, 1) * 255).to(torch.uint8).permute(1, 2, 0).numpy()
-    return to_pil(rgb, greyscale=container.colour == fmt.Colour.GREYSCALE)
+    return to_pil(decoded_pixels(x_hat, container.height, container.width),
+                  greyscale=container.colour == fmt.Colour.GREYSCALE)
+
+
+def decoded_pixels(x_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """g_s's padded (1, 3, H', W') output as the height x width x 3 uint8 image the decoder writes."""
+    return torch.round(x_hat[0, :, :height, :width].clamp(0, 1) * 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
 def info(data: bytes) -> dict:

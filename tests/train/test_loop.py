@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -122,12 +123,7 @@ def test_lambda_range_is_recorded_in_the_weights_and_kept_on_resume_and_init(tmp
     first_run = tmp_path / "run" / "snapshots" / "step_0000002.safetensors"
     assert lambdas(first_run) == (0.0002, 0.08)
     # a new run from those weights inherits their range, unless told otherwise
-    init = TrainConfig(run_dir=tmp_path / "init", folders=folders, steps=3, batch_size=1, crop=64, warmup_steps=1,
-                       bf16=False, threads=1, snapshot_every=1, seed=0, init_from=first_run)
-    train(init)
+    train(replace(cfg, run_dir=tmp_path / "init", steps=3, init_from=first_run))
     assert lambdas(tmp_path / "init" / "snapshots" / "step_0000003.safetensors") == (0.0002, 0.08)
-    other = TrainConfig(run_dir=tmp_path / "other", folders=folders, steps=3, batch_size=1, crop=64, warmup_steps=1,
-                        bf16=False, threads=1, snapshot_every=1, seed=0, init_from=first_run,
-                        lambda_range=(0.001, 0.05))
-    train(other)
+    train(replace(cfg, run_dir=tmp_path / "other", steps=3, init_from=first_run, lambda_range=(0.001, 0.05)))
     assert lambdas(tmp_path / "other" / "snapshots" / "step_0000003.safetensors") == (0.001, 0.05)

@@ -54,7 +54,7 @@ class TrainConfig:
     objective: str = "mse"  # a key of sdpic.train.losses.OBJECTIVES
     ema_decay: float = 0.0  # 0: no weight average; 0.999 averages over ~1,000 steps
     # (λ at quality level 0, λ at level 64) of the loss; None: the checkpoint's, else the --init-from
-    # weights', else ModelConfig's. Recorded in the exported weights' config.
+    # weights', else ModelConfig's. Part of the model config saved with checkpoints and weights.
     lambda_range: tuple[float, float] | None = None
 
 
@@ -137,13 +137,13 @@ def train(cfg: TrainConfig) -> Path:
     objective = get_objective(cfg.objective)  # fails early on an unknown name
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = cfg.run_dir / "checkpoint.pt"
-    config = ModelConfig()
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True) if ckpt_path.exists() else None
     init = load_model_file(cfg.init_from, prepare=False) if ckpt is None and cfg.init_from else None
-    if ckpt is not None and "lambda_range" in ckpt:
-        config = replace(config, lambda_min=float(ckpt["lambda_range"][0]), lambda_max=float(ckpt["lambda_range"][1]))
-    elif init is not None:
-        config = replace(config, lambda_min=init.config.lambda_min, lambda_max=init.config.lambda_max)
+    # The model config (λ range included) travels with the weights, as in the shipped files.
+    if ckpt is not None:
+        config = ModelConfig(**ckpt.get("config", {}))
+    else:
+        config = init.config if init is not None else ModelConfig()
     if cfg.lambda_range is not None:
         config = replace(config, lambda_min=cfg.lambda_range[0], lambda_max=cfg.lambda_range[1])
     model = SdpicModel(config)
@@ -248,8 +248,7 @@ def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: 
                      path: Path, objective: str, average: WeightAverage | None = None) -> None:
     tmp = path.with_suffix(".tmp")
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-             "optimizer_start": optimizer_start, "objective": objective,
-             "lambda_range": [model.config.lambda_min, model.config.lambda_max]}
+             "optimizer_start": optimizer_start, "objective": objective, "config": model.config.to_dict()}
     if average is not None:
         state["weight_average"] = average.state_dict()
     torch.save(state, tmp)
