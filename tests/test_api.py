@@ -7,7 +7,10 @@ import pytest
 from PIL import Image
 
 import sdpic
-from sdpic.api import info
+from sdpic import format as fmt
+from sdpic.api import info, stream_sections
+from sdpic.codec.model import CodedLatents
+from sdpic.quality_map import decode_levels
 from tests.conftest import smooth_image
 
 
@@ -62,3 +65,14 @@ def test_errors_are_typed() -> None:
 def test_pil_input() -> None:
     img = Image.fromarray(smooth_image(20, 20))
     assert sdpic.decompress(sdpic.compress(img)).size == (20, 20)
+
+
+def test_the_quality_map_is_stored_only_where_it_is_not_uniform() -> None:
+    coded = CodedLatents(b"z", b"y", b"e", 2, 3)
+    uniform = np.full((2, 3), 40, dtype=np.int64)
+    assert set(stream_sections(coded, uniform, 40)) == {fmt.Section.HYPER_LATENTS, fmt.Section.LATENTS,
+                                                         fmt.Section.ESCAPES}
+    varied = uniform.copy()
+    varied[0, 0] = 50
+    sections = stream_sections(coded, varied, 40)
+    assert decode_levels(sections[fmt.Section.QUALITY_MAP], 2, 3, 40).tolist() == varied.tolist()

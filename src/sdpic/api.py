@@ -77,16 +77,21 @@ def encode(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = Non
         q_levels = torch.from_numpy(levels)[None, None]
         y = net.analyse(x, q_levels)
         coded, _ = net.compress_latents(y, q_levels)
+    container = fmt.Container(
+        model_id=entry.model_id, weights_hash=weights_hash(entry.path), width=loaded.width, height=loaded.height,
+        colour=fmt.Colour.GREYSCALE if loaded.greyscale else fmt.Colour.RGB, quality=round(quality),
+        level=level, sections=stream_sections(coded, levels, level),
+    )
+    return EncodeResult(fmt.pack(container), levels)
+
+
+def stream_sections(coded: CodedLatents, levels: np.ndarray, level: int) -> dict[fmt.Section, bytes]:
+    """The container sections of one coded image; the quality map is stored only where it is not uniform."""
     sections = {fmt.Section.HYPER_LATENTS: coded.z_bytes, fmt.Section.LATENTS: coded.y_bytes,
                 fmt.Section.ESCAPES: coded.escapes}
     if np.any(levels != level):
         sections[fmt.Section.QUALITY_MAP] = encode_levels(levels, level)
-    container = fmt.Container(
-        model_id=entry.model_id, weights_hash=weights_hash(entry.path), width=loaded.width, height=loaded.height,
-        colour=fmt.Colour.GREYSCALE if loaded.greyscale else fmt.Colour.RGB, quality=round(quality),
-        level=level, sections=sections,
-    )
-    return EncodeResult(fmt.pack(container), levels)
+    return sections
 
 
 def compress(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = None,

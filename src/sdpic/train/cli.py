@@ -36,9 +36,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--objective", default="mse",
                    help="training loss (sdpic.train.losses): mse, or perceptual (saliency-weighted metric + MS-SSIM)")
-    p.add_argument("--ema-decay", type=float, default=0.0,
-                   help="keep an exponential moving average of the weights (e.g. 0.999); snapshots are written "
-                        "for both, --export ships the average (default 0: off)")
+    p.add_argument("--ema-decay", type=float, default=0.999,
+                   help="exponential moving average of the weights; snapshots are written for both, --export "
+                        "ships the average (default %(default)s; 0 turns it off)")
     p.add_argument("--lambda-range", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
                    help="rate-distortion λ of the loss at quality levels 0 and 64 (MSE on [0,1] x 255^2); "
                         "default: the checkpoint's, else the --init-from weights', else 0.0015 0.08")

@@ -52,7 +52,7 @@ class TrainConfig:
     log_every: int = 50
     seed: int | None = None
     objective: str = "mse"  # a key of sdpic.train.losses.OBJECTIVES
-    ema_decay: float = 0.0  # 0: no weight average; 0.999 averages over ~1,000 steps
+    ema_decay: float = 0.999  # averages over ~1,000 steps; 0: no weight average
     # (λ at quality level 0, λ at level 64) of the loss; None: the checkpoint's, else the --init-from
     # weights', else ModelConfig's. Part of the model config saved with checkpoints and weights.
     lambda_range: tuple[float, float] | None = None
@@ -186,8 +186,9 @@ def train(cfg: TrainConfig) -> Path:
         while step < cfg.steps:
             if cfg.max_minutes and time.monotonic() - started > 60 * cfg.max_minutes:
                 break
+            lr = learning_rate(cfg, step, optimizer_start)
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step, optimizer_start)
+                group["lr"] = lr
             batch = next(batches)
             x, saliency = batch if objective.needs_saliency else (batch, None)
             q = random_quality_maps(x.shape[0], latent, latent)
@@ -214,11 +215,11 @@ def train(cfg: TrainConfig) -> Path:
                 averaged_steps, running, running_steps = running_steps, {}, 0
                 bar.set_postfix(loss=f"{avg['loss']:.3f}", bpp=f"{avg['bpp']:.3f}")
                 with log_path.open("a") as fh:
-                    lr = learning_rate(cfg, step, optimizer_start)
                     fh.write(json.dumps({"step": step, "time": time.time(), "lr": lr, "averaged_steps": averaged_steps,
                                          **{k: round(v, 6) for k, v in avg.items()}}) + "\n")
             if _is_main() and step % cfg.snapshot_every == 0:
-                _snapshots(model, average, cfg.run_dir, step, cfg.objective)
+                _snapshots(model, average.averaged_copy(model) if average is not None else None, cfg.run_dir, step,
+                           cfg.objective)
                 snapshot_step = step
             if _is_main() and time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
                 _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective, average)
@@ -227,11 +228,11 @@ def train(cfg: TrainConfig) -> Path:
         bar.close()
         if _is_main():
             _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective, average)
+            averaged = average.averaged_copy(model) if average is not None else None
             if snapshot_step != step:  # the stopping step's weights, both kinds
-                _snapshots(model, average, cfg.run_dir, step, cfg.objective)
+                _snapshots(model, averaged, cfg.run_dir, step, cfg.objective)
             if cfg.export:
-                shipped = average.averaged_copy(model) if average is not None else model
-                _snapshot(shipped, cfg.export, step, cfg.objective)
+                _snapshot(averaged if averaged is not None else model, cfg.export, step, cfg.objective)
     if distributed:
         dist.destroy_process_group()
     return ckpt_path
@@ -255,12 +256,12 @@ def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: 
     os.replace(tmp, path)
 
 
-def _snapshots(model: SdpicModel, average: WeightAverage | None, run_dir: Path, step: int, objective: str) -> None:
-    """``snapshots/step_N.safetensors`` and, with a weight average, ``step_N-ema.safetensors``."""
+def _snapshots(model: SdpicModel, averaged: SdpicModel | None, run_dir: Path, step: int, objective: str) -> None:
+    """``snapshots/step_N.safetensors`` and, given the averaged weights, ``step_N-ema.safetensors``."""
     path = run_dir / "snapshots" / f"step_{step:07d}.safetensors"
     _snapshot(model, path, step, objective)
-    if average is not None:
-        _snapshot(average.averaged_copy(model), path.with_name(f"step_{step:07d}-ema.safetensors"), step, objective)
+    if averaged is not None:
+        _snapshot(averaged, path.with_name(f"step_{step:07d}-ema.safetensors"), step, objective)
 
 
 def _snapshot(model: SdpicModel, path: Path, step: int, objective: str) -> None:
