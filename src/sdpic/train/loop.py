@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from ..codec.model import LATENT_STRIDE, ModelConfig, SdpicModel
 from ..errors import ParameterError
+from ..outputs import atomic_write_bytes
 from ..zoo import load_model_file, save_model
 from .data import CropDataset, default_train_folders, list_images, random_quality_maps, saliency_quality_maps
 from .losses import TrainingLoss, get_objective
@@ -218,8 +219,7 @@ def train(cfg: TrainConfig) -> Path:
                     fh.write(json.dumps({"step": step, "time": time.time(), "lr": lr, "averaged_steps": averaged_steps,
                                          **{k: round(v, 6) for k, v in avg.items()}}) + "\n")
             if _is_main() and step % cfg.snapshot_every == 0:
-                _snapshots(model, average.averaged_copy(model) if average is not None else None, cfg.run_dir, step,
-                           cfg.objective)
+                _snapshots(model, average, cfg.run_dir, step, cfg.objective)
                 snapshot_step = step
             if _is_main() and time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
                 _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective, average)
@@ -228,11 +228,12 @@ def train(cfg: TrainConfig) -> Path:
         bar.close()
         if _is_main():
             _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective, average)
-            averaged = average.averaged_copy(model) if average is not None else None
             if snapshot_step != step:  # the stopping step's weights, both kinds
-                _snapshots(model, averaged, cfg.run_dir, step, cfg.objective)
-            if cfg.export:
-                _snapshot(averaged if averaged is not None else model, cfg.export, step, cfg.objective)
+                _snapshots(model, average, cfg.run_dir, step, cfg.objective)
+            if cfg.export:  # the shipped kind's snapshot of this step, byte for byte
+                kind = "-ema" if average is not None else ""
+                atomic_write_bytes(cfg.export, (cfg.run_dir / "snapshots" / f"step_{step:07d}{kind}.safetensors")
+                                   .read_bytes())
     if distributed:
         dist.destroy_process_group()
     return ckpt_path
@@ -256,12 +257,12 @@ def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: 
     os.replace(tmp, path)
 
 
-def _snapshots(model: SdpicModel, averaged: SdpicModel | None, run_dir: Path, step: int, objective: str) -> None:
-    """``snapshots/step_N.safetensors`` and, given the averaged weights, ``step_N-ema.safetensors``."""
+def _snapshots(model: SdpicModel, average: WeightAverage | None, run_dir: Path, step: int, objective: str) -> None:
+    """``snapshots/step_N.safetensors`` and, with a weight average, ``step_N-ema.safetensors``."""
     path = run_dir / "snapshots" / f"step_{step:07d}.safetensors"
     _snapshot(model, path, step, objective)
-    if averaged is not None:
-        _snapshot(averaged, path.with_name(f"step_{step:07d}-ema.safetensors"), step, objective)
+    if average is not None:
+        _snapshot(average.averaged_copy(model), path.with_name(f"step_{step:07d}-ema.safetensors"), step, objective)
 
 
 def _snapshot(model: SdpicModel, path: Path, step: int, objective: str) -> None:
