@@ -33,7 +33,7 @@ from sdpic.codec.model import LATENT_STRIDE
 from sdpic.image_io import load_image
 from sdpic.outputs import atomic_write_bytes
 from sdpic.quality_map import QUALITY_LEVELS, build_levels, quality_to_level
-from sdpic.zoo import load_model_file
+from sdpic.zoo import UNREGISTERED_MODEL_ID, load_model_file, weights_hash
 
 QUALITIES = (5, 20, 35, 50, 70, 90)
 
@@ -43,7 +43,7 @@ def _levels(x: torch.Tensor, level: int) -> torch.Tensor:
     return torch.from_numpy(build_levels(level, x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE))[None, None]
 
 
-def code_snapshot(net: torch.nn.Module, images: list[np.ndarray]) -> list[dict]:
+def code_snapshot(net: torch.nn.Module, net_hash: bytes, images: list[np.ndarray]) -> list[dict]:
     points = []
     for quality in QUALITIES:
         level = quality_to_level(quality)
@@ -55,8 +55,8 @@ def code_snapshot(net: torch.nn.Module, images: list[np.ndarray]) -> list[dict]:
                 q = _levels(x, level)
                 coded, _ = net.compress_latents(net.analyse(x, q), q)
                 out = net.synthesise(net.decompress_latents(coded, q), q)
-            # model id 0 and a zero hash: a snapshot is no zoo model, but its file size is the real one
-            data = fmt.pack(fmt.Container(0, b"\0" * 8, w, h, fmt.Colour.RGB, quality, level,
+            # a snapshot is no zoo model (no installation decodes this stream), but its size is the real one
+            data = fmt.pack(fmt.Container(UNREGISTERED_MODEL_ID, net_hash, w, h, fmt.Colour.RGB, quality, level,
                                           stream_sections(coded, q[0, 0].numpy(), level)))
             bpps.append(len(data) * 8 / (h * w))
             psnrs.append(psnr(rgb, decoded_pixels(out, h, w)))
@@ -106,7 +106,7 @@ def code_row(snap: Path, images: list[np.ndarray], jpeg: list[dict], webp: list[
     with safe_open(str(snap), framework="pt") as fh:
         steps = int((fh.metadata() or {}).get("steps", 0))
     net = load_model_file(snap)
-    points = code_snapshot(net, images)
+    points = code_snapshot(net, weights_hash(snap), images)
     return {"file": str(snap), "steps": steps, "points": points,
             "bd_rate_psnr_vs_jpeg": _bd(jpeg, points), "bd_rate_psnr_vs_webp": _bd(webp, points),
             "transform_ceiling_psnr": transform_ceiling(net, images)}

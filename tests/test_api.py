@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -11,6 +13,7 @@ from sdpic import format as fmt
 from sdpic.api import info, stream_sections
 from sdpic.codec.model import CodedLatents
 from sdpic.quality_map import decode_levels
+from sdpic.zoo import REGISTRY, UNREGISTERED_MODEL_ID
 from tests.conftest import smooth_image
 
 
@@ -60,6 +63,14 @@ def test_errors_are_typed() -> None:
     with pytest.raises(sdpic.InputImageError):
         sdpic.compress("/nonexistent.png")
     assert issubclass(sdpic.FormatError, sdpic.SdpicError)
+
+
+def test_a_stream_from_weights_outside_the_zoo_is_refused() -> None:
+    assert UNREGISTERED_MODEL_ID not in {entry.model_id for entry in REGISTRY.values()}
+    container = fmt.unpack(sdpic.compress(smooth_image(16, 16)))
+    unregistered = fmt.pack(replace(container, model_id=UNREGISTERED_MODEL_ID))
+    with pytest.raises(sdpic.ModelMismatchError):
+        sdpic.decompress(unregistered)
 
 
 def test_pil_input() -> None:

@@ -58,6 +58,7 @@ def test_unknown_codec_is_an_error_and_sdpic_is_never_dropped() -> None:
 
 def test_sdpic_cache_key_changes_with_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     """New weights for a shipped model must never be served streams encoded with the old ones."""
+    import sdpic.api  # noqa: F401  (imported before the patch, or it would keep the fake hash for good)
     from sdpic import zoo
     from sdpic.bench.codecs.sdpic_codec import SdpicCodec
 
@@ -73,6 +74,7 @@ def test_sdpic_cache_key_changes_with_the_weights(monkeypatch: pytest.MonkeyPatc
 
 
 def test_sdpic_without_weights_hash_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sdpic.api  # noqa: F401  (imported before the patch, or it would keep the broken hash for good)
     from sdpic import zoo
     from sdpic.bench.codecs.sdpic_codec import SdpicCodec
 
@@ -82,3 +84,22 @@ def test_sdpic_without_weights_hash_is_skipped(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(zoo, "weights_hash", broken)
     avail = SdpicCodec(model="sdpic-mse").is_available()
     assert not avail and "weights" in avail.reason
+
+
+def test_sdpic_roi_strength_reaches_the_encoder_and_the_cache_key() -> None:
+    """A stream coded at another ROI strength is another stream: other key, other bytes."""
+    from sdpic.bench.codecs import resolve_codecs
+    from sdpic.errors import ParameterError
+    from sdpic.quality_map import DEFAULT_ROI_STRENGTH
+    from tests.conftest import smooth_image
+
+    default, = resolve_codecs(["sdpic-mse"], threads=1)
+    strong, = resolve_codecs(["sdpic-mse"], threads=1, sdpic_roi_strength=1.0)
+    same, = resolve_codecs(["sdpic-mse"], threads=1, sdpic_roi_strength=DEFAULT_ROI_STRENGTH)
+    if not default.is_available():
+        pytest.skip(default.is_available().reason)
+    assert len({default.key(), strong.key(), same.key()}) == 3  # the default's key is the historical one
+    rgb = smooth_image(64, 96)
+    assert default.encode(rgb, 50) == same.encode(rgb, 50) != strong.encode(rgb, 50)
+    with pytest.raises(ParameterError):
+        resolve_codecs(["sdpic-mse"], sdpic_roi_strength=1.5)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sdpic.codec import model as model_module
-from sdpic.codec.model import LATENT_STRIDE, SdpicModel, synthesis_strips
+from sdpic.codec.model import LATENT_STRIDE, LEGACY_LAMBDA_RANGE, ModelConfig, SdpicModel, synthesis_strips
 from sdpic.threads import torch_threads
 from sdpic.zoo import load_model
 from tests.conftest import smooth_image
@@ -30,6 +30,15 @@ def test_latents_round_trip_bit_exactly(model: SdpicModel) -> None:
     y = model.analyse(x, q)
     coded, y_hat = model.compress_latents(y, q)
     assert torch.equal(model.decompress_latents(coded, q), y_hat)
+
+
+def test_config_records_without_lambda_read_as_the_legacy_range() -> None:
+    legacy = ModelConfig.from_record(None)
+    assert (legacy.lambda_min, legacy.lambda_max) == LEGACY_LAMBDA_RANGE == (0.0015, 0.08)
+    assert ModelConfig.from_record({"latent_channels": 160}) == legacy
+    today = ModelConfig()
+    assert (today.lambda_min, today.lambda_max) == (0.0002, 0.08)
+    assert ModelConfig.from_record(today.to_dict()) == today
 
 
 def test_training_forward_shapes() -> None:

@@ -127,3 +127,11 @@ def test_lambda_range_is_recorded_in_the_weights_and_kept_on_resume_and_init(tmp
     assert lambdas(tmp_path / "init" / "snapshots" / "step_0000003.safetensors") == (0.0002, 0.08)
     train(replace(cfg, run_dir=tmp_path / "other", steps=3, init_from=first_run, lambda_range=(0.001, 0.05)))
     assert lambdas(tmp_path / "other" / "snapshots" / "step_0000003.safetensors") == (0.001, 0.05)
+    # a checkpoint from before the config was stored resumes with the range it was trained with
+    checkpoint = tmp_path / "other" / "checkpoint.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    del state["config"]
+    torch.save(state, checkpoint)
+    train(replace(cfg, run_dir=tmp_path / "other", steps=4))
+    assert lambdas(tmp_path / "other" / "snapshots" / "step_0000004.safetensors") == (0.0015, 0.08)
+

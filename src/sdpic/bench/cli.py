@@ -63,6 +63,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     rd.add_argument("--no-cache", action="store_true", help="encode everything again, store nothing")
     rd.add_argument("--no-percep", action="store_true", help="skip the deep perceptual metric columns")
     rd.add_argument("--sdpic-saliency", default="auto", help="saliency argument for the sdpic codecs (none|auto)")
+    rd.add_argument("--sdpic-roi-strength", type=float, default=None, metavar="S",
+                    help="ROI strength for the sdpic codecs (default: sdpic compress's)")
     rd.add_argument("--dataset", default=None, help="dataset name in the JSON (default: the folder name)")
     rd.add_argument("--force", action="store_true", help="overwrite existing output files")
     rd.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -90,6 +92,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     task.add_argument("--cache-dir", type=Path, default=None, help="encode cache (default <project>/cache/bench)")
     task.add_argument("--no-cache", action="store_true", help="do not read or write the encode cache")
     task.add_argument("--sdpic-saliency", default="auto", help="saliency argument for the sdpic codecs")
+    task.add_argument("--sdpic-roi-strength", type=float, default=None, metavar="S",
+                      help="ROI strength for the sdpic codecs (default: sdpic compress's)")
     task.add_argument("--force", action="store_true", help="overwrite an existing output file")
     task.add_argument("--quiet", action="store_true", help="no progress bar")
     task.set_defaults(func=cmd_task)
@@ -161,6 +165,7 @@ def cmd_rd(args: argparse.Namespace) -> int:
         dataset=args.dataset,
         reference=args.reference,
         sdpic_saliency=args.sdpic_saliency,
+        sdpic_roi_strength=args.sdpic_roi_strength,
         want_percep=not args.no_percep,
         progress=not args.quiet,
     )
@@ -198,6 +203,7 @@ def cmd_task(args: argparse.Namespace) -> int:
         threads=args.threads,
         cache_dir=_cache(args),
         sdpic_saliency=args.sdpic_saliency,
+        sdpic_roi_strength=args.sdpic_roi_strength,
         progress=not args.quiet,
     )
     doc["run"]["command"] = _command_line()

@@ -77,6 +77,7 @@ class RDConfig:
     cache_dir: str | None = None
     masks_dir: str | None = None
     sdpic_saliency: str = "auto"
+    sdpic_roi_strength: float | None = None
     want_percep: bool = True
     settings: dict[str, list[float]] = field(default_factory=dict)
     #: torch threads for the metrics: the cores divided among the workers (more only adds contention)
@@ -90,7 +91,8 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_state(cfg: RDConfig) -> dict[str, Any]:
     """Per-process codecs and metric models, created once per config (loading a network per image would dominate)."""
-    key = (tuple(cfg.codec_names), cfg.threads, cfg.cache_dir, cfg.sdpic_saliency, cfg.want_percep, cfg.metric_threads)
+    key = (tuple(cfg.codec_names), cfg.threads, cfg.cache_dir, cfg.sdpic_saliency, cfg.sdpic_roi_strength,
+           cfg.want_percep, cfg.metric_threads)
     if _WORKER.get("key") != key:
         reuse_freed_memory()
         try:
@@ -99,7 +101,8 @@ def _worker_state(cfg: RDConfig) -> dict[str, Any]:
             torch.set_num_threads(cfg.threads)
         except ImportError:
             pass
-        codecs = {c.name: c for c in resolve_codecs(cfg.codec_names, cfg.threads, cfg.sdpic_saliency)}
+        codecs = {c.name: c for c in resolve_codecs(cfg.codec_names, cfg.threads, cfg.sdpic_saliency,
+                                                    cfg.sdpic_roi_strength)}
         _WORKER.clear()
         _WORKER.update(
             key=key,
@@ -280,6 +283,7 @@ def run_rd(
     dataset: str | None = None,
     reference: str = REFERENCE,
     sdpic_saliency: str = "auto",
+    sdpic_roi_strength: float | None = None,
     want_percep: bool = True,
     settings: dict[str, list[float]] | None = None,
     progress: bool = True,
@@ -289,7 +293,7 @@ def run_rd(
         raise ParameterError("--workers and --threads must be at least 1")
     if masks_dir is not None and not Path(masks_dir).is_dir():
         raise ParameterError(f"{masks_dir}: masks folder does not exist")
-    codecs = resolve_codecs(codec_names, threads, sdpic_saliency)
+    codecs = resolve_codecs(codec_names, threads, sdpic_saliency, sdpic_roi_strength)
     skipped: dict[str, str] = {}
     runnable: list[Codec] = []
     for c in codecs:
@@ -304,6 +308,7 @@ def run_rd(
         cache_dir=str(cache_dir) if cache_dir else None,
         masks_dir=str(masks_dir) if masks_dir else None,
         sdpic_saliency=sdpic_saliency,
+        sdpic_roi_strength=sdpic_roi_strength,
         want_percep=want_percep,
         settings={k: list(v) for k, v in (settings or {}).items()},
         metric_threads=max(1, (os.cpu_count() or 1) // min(workers, max(1, len(images)))),

@@ -165,13 +165,15 @@ class TaskConfig:
     threads: int
     cache_dir: str | None
     sdpic_saliency: str
+    sdpic_roi_strength: float | None
 
 
 _STATE: dict[str, Any] = {}
 
 
 def _state(cfg: TaskConfig) -> dict[str, Any]:
-    key = (cfg.task, tuple(cfg.codec_names), cfg.model, cfg.threads, cfg.cache_dir, cfg.sdpic_saliency)
+    key = (cfg.task, tuple(cfg.codec_names), cfg.model, cfg.threads, cfg.cache_dir, cfg.sdpic_saliency,
+           cfg.sdpic_roi_strength)
     if _STATE.get("key") != key:
         import torch
 
@@ -186,7 +188,8 @@ def _state(cfg: TaskConfig) -> dict[str, Any]:
             net = YoloxNano(Path(cfg.model), cfg.threads)
         else:
             net = DeepLabVoc(Path(cfg.model), cfg.threads)
-        codecs = {c.name: c for c in resolve_codecs(cfg.codec_names, cfg.threads, cfg.sdpic_saliency)}
+        codecs = {c.name: c for c in resolve_codecs(cfg.codec_names, cfg.threads, cfg.sdpic_saliency,
+                                                    cfg.sdpic_roi_strength)}
         cache = EncodeCache(Path(cfg.cache_dir) if cfg.cache_dir else None)
         _STATE.update(key=key, net=net, codecs=codecs, cache=cache)
     return _STATE
@@ -306,6 +309,7 @@ def run_task(
     threads: int = 2,
     cache_dir: Path | None = None,
     sdpic_saliency: str = "auto",
+    sdpic_roi_strength: float | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run one downstream task over codecs x target bpps and return the JSON document."""
@@ -339,12 +343,12 @@ def run_task(
             raise ParameterError(f"{model}: task model not found (--model)")
     labels = [f.name.split("_", 1)[0] for f in files] if task == "classify" else []
 
-    codecs = resolve_codecs(codec_names, threads, sdpic_saliency)
+    codecs = resolve_codecs(codec_names, threads, sdpic_saliency, sdpic_roi_strength)
     skipped = {c.name: c.is_available().reason for c in codecs if not c.is_available()}
     runnable = [c for c in codecs if c.name not in skipped]
     cfg = TaskConfig(
         task, [c.name for c in runnable], list(targets), str(model) if model else None, threads,
-        str(cache_dir) if cache_dir else None, sdpic_saliency,
+        str(cache_dir) if cache_dir else None, sdpic_saliency, sdpic_roi_strength,
     )  # fmt: skip
     started = time.perf_counter()
     per_image: list[dict[str, Any]] = []

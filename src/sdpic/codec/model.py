@@ -97,11 +97,24 @@ class ModelConfig:
     hyper_features: int = 128
     context_channels: int = 128
     cond_channels: int = 32
-    lambda_min: float = 0.0015  # rate-distortion trade-off at quality level 0 (MSE on [0,1] x 255^2)
+    lambda_min: float = 0.0002  # rate-distortion trade-off at quality level 0 (MSE on [0,1] x 255^2)
     lambda_max: float = 0.08    # ... and at level 64
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict | None) -> ModelConfig:
+        """The config stored with a checkpoint or weights file. Files written before the config
+        recorded λ were all trained with LEGACY_LAMBDA_RANGE, not today's default."""
+        fields = dict(record or {})
+        if "lambda_min" not in fields and "lambda_max" not in fields:
+            fields["lambda_min"], fields["lambda_max"] = LEGACY_LAMBDA_RANGE
+        return cls(**fields)
+
+
+# λ range of every run before session 6 widened it (its lowest level could not code below ~0.24 bpp).
+LEGACY_LAMBDA_RANGE = (0.0015, 0.08)
 
 
 def ste_round(x: torch.Tensor) -> torch.Tensor:

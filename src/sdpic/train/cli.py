@@ -41,7 +41,7 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
                         "ships the average (default %(default)s; 0 turns it off)")
     p.add_argument("--lambda-range", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
                    help="rate-distortion λ of the loss at quality levels 0 and 64 (MSE on [0,1] x 255^2); "
-                        "default: the checkpoint's, else the --init-from weights', else 0.0015 0.08")
+                        "default: the checkpoint's, else the --init-from weights', else 0.0002 0.08")
     p.set_defaults(func=run)
 
 

@@ -142,7 +142,7 @@ def train(cfg: TrainConfig) -> Path:
     init = load_model_file(cfg.init_from, prepare=False) if ckpt is None and cfg.init_from else None
     # The model config (λ range included) travels with the weights, as in the shipped files.
     if ckpt is not None:
-        config = ModelConfig(**ckpt.get("config", {}))
+        config = ModelConfig.from_record(ckpt.get("config"))
     else:
         config = init.config if init is not None else ModelConfig()
     if cfg.lambda_range is not None:

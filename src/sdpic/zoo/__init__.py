@@ -40,6 +40,9 @@ REGISTRY: dict[str, ModelEntry] = {
     "sdpic": ModelEntry("sdpic", 2, "sdpic.safetensors",
                         "the same codec trained on the saliency-weighted perceptual loss (MODEL_CARD_sdpic.md)"),
 }
+#: Never assigned to a registered model: the id of streams coded with weights outside the zoo
+#: (training snapshots measured by benchmarks/learning_curve.py). No installation decodes them.
+UNREGISTERED_MODEL_ID = 0
 DEFAULT_MODEL = "sdpic"  # the perceptual model (issue 5); sdpic-mse for PSNR
 
 _lock = threading.Lock()
@@ -93,7 +96,7 @@ def load_model_file(path: str | Path, prepare: bool = True) -> torch.nn.Module:
 
     with safe_open(str(path), framework="pt") as fh:
         meta = fh.metadata() or {}
-    config = ModelConfig(**json.loads(meta["config"])) if "config" in meta else ModelConfig()
+    config = ModelConfig.from_record(json.loads(meta["config"]) if "config" in meta else None)
     model = SdpicModel(config)
     model.load_state_dict(load_file(str(path)))
     model.eval()

@@ -42,11 +42,11 @@ BASELINES: dict[str, type[Codec]] = {
 }
 
 
-def _sdpic_codecs(threads: int, saliency: str) -> list[Codec]:
+def _sdpic_codecs(threads: int, saliency: str, roi_strength: float | None) -> list[Codec]:
     models, reason = list_model_names()
     if not models:
         return [UnavailableCodec(BASE_NAME, reason)]
-    return [SdpicCodec(model=m, saliency=saliency, threads=threads) for m in models]
+    return [SdpicCodec(model=m, saliency=saliency, roi_strength=roi_strength, threads=threads) for m in models]
 
 
 def available_names() -> list[str]:
@@ -55,13 +55,15 @@ def available_names() -> list[str]:
     return [*BASELINES, *([codec_name_for_model(m) for m in models] or [BASE_NAME])]
 
 
-def get_codec(name: str, threads: int = DEFAULT_THREADS, sdpic_saliency: str = "auto") -> Codec:
+def get_codec(name: str, threads: int = DEFAULT_THREADS, sdpic_saliency: str = "auto",
+              sdpic_roi_strength: float | None = None) -> Codec:
     """One codec by name; unknown names raise :class:`ParameterError`, unavailable ones are placeholders."""
-    return resolve_codecs([name], threads=threads, sdpic_saliency=sdpic_saliency)[0]
+    return resolve_codecs([name], threads, sdpic_saliency, sdpic_roi_strength)[0]
 
 
 def resolve_codecs(
-    names: Iterable[str] | None = None, threads: int = DEFAULT_THREADS, sdpic_saliency: str = "auto"
+    names: Iterable[str] | None = None, threads: int = DEFAULT_THREADS, sdpic_saliency: str = "auto",
+    sdpic_roi_strength: float | None = None,
 ) -> list[Codec]:
     """Codec instances for ``names`` (all when None, every shipped sdpic model included).
 
@@ -69,9 +71,9 @@ def resolve_codecs(
     model only when no model has that name.
 
     Unavailable codecs are returned too (as :class:`UnavailableCodec` or with ``is_available()`` false) so the
-    report can say they were skipped and why.
+    report can say they were skipped and why. ``sdpic_roi_strength`` None: the codec's default strength.
     """
-    sdpic_all = _sdpic_codecs(threads, sdpic_saliency)
+    sdpic_all = _sdpic_codecs(threads, sdpic_saliency, sdpic_roi_strength)
     by_name = {c.name: c for c in sdpic_all}
     if names is None:
         names = [*BASELINES, *by_name]

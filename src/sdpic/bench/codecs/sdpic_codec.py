@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import ParameterError
 from .base import Availability, Codec, as_rgb_uint8
 
 BASE_NAME = "sdpic"
@@ -44,19 +45,26 @@ def codec_name_for_model(model: str) -> str:
 
 
 class SdpicCodec(Codec):
-    """sdpic at quality 0-100 with one zoo model; saliency ``auto`` (the codec's intended use) unless told."""
+    """sdpic at quality 0-100 with one zoo model; saliency ``auto`` (the codec's intended use) unless told,
+    at ``roi_strength`` (None: ``sdpic.compress``'s default)."""
 
     settings = (2, 10, 22, 35, 50, 65, 80, 95)
     setting_range = (0, 100)
 
     def __init__(
-        self, model: str | None = None, name: str | None = None, saliency: str = "auto", threads: int = 2
+        self, model: str | None = None, name: str | None = None, saliency: str = "auto",
+        roi_strength: float | None = None, threads: int = 2,
     ) -> None:
         super().__init__(threads)
+        if roi_strength is not None and not 0.0 <= roi_strength <= 1.0:
+            raise ParameterError(f"ROI strength must be within 0..1, got {roi_strength}")
         self.model = model
         self.name = name or (codec_name_for_model(model) if model else BASE_NAME)
         self.saliency = saliency
-        self.config = f"model={model},saliency={saliency}"
+        self.roi_strength = roi_strength
+        # the default strength keeps its historical config string, so cached streams stay valid
+        self.config = f"model={model},saliency={saliency}" + (
+            "" if roi_strength is None else f",roi_strength={roi_strength:g}")
         self._unavailable: str | None = None
 
     def is_available(self) -> Availability:
@@ -97,6 +105,8 @@ class SdpicCodec(Codec):
         kwargs: dict[str, object] = {"quality": float(setting), "saliency": self.saliency, "threads": self.threads}
         if self.model:
             kwargs["model"] = self.model
+        if self.roi_strength is not None:
+            kwargs["roi_strength"] = self.roi_strength
         return bytes(sdpic.compress(as_rgb_uint8(rgb), **kwargs))
 
     def decode(self, data: bytes) -> np.ndarray:
