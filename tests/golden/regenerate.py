@@ -49,8 +49,10 @@ from sdpic.codec.model import ModelConfig, SdpicModel  # noqa: E402
 from sdpic.zoo import REGISTRY, ModelEntry, entry_by_name, load_model, save_model, weights_hash  # noqa: E402
 from tests.conftest import smooth_image  # noqa: E402
 
+# Every field pinned: the config is stored in the fixture file, whose hash every stream carries, so a
+# changed ModelConfig default (the λ range in session 8) must not change the golden streams.
 FIXTURE_CONFIG = ModelConfig(latent_channels=32, hyper_channels=16, hyper_features=32, context_channels=32,
-                             cond_channels=8)
+                             cond_channels=8, lambda_min=0.0015, lambda_max=0.08)
 
 
 @dataclass(frozen=True)
