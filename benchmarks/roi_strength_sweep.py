@@ -9,7 +9,8 @@ one table and one plot::
       sdpic bench rd --images DIR --codecs sdpic --sdpic-roi-strength $s --update sweep_$s.json
     done
     .venv/bin/python benchmarks/roi_strength_sweep.py sweep_*.json --codec sdpic \\
-        --out results/saliency_allocation/roi_strength.json --plot results/saliency_allocation/roi_strength.png
+        --out results/saliency_allocation/roi_strength_coco16.json \\
+        --plot results/saliency_allocation/roi_strength_coco16.png
 
 A higher strength moves bits from the background into the salient region (``sdpic.quality_map``): the
 salient region's PSNR at equal total size rises while whole-image measures fall.
