@@ -231,8 +231,7 @@ def train(cfg: TrainConfig) -> Path:
             if snapshot_step != step:  # the stopping step's weights, both kinds
                 _snapshots(model, average, cfg.run_dir, step, cfg.objective)
             if cfg.export:  # the shipped kind's snapshot of this step, byte for byte
-                kind = "-ema" if average is not None else ""
-                atomic_write_bytes(cfg.export, (cfg.run_dir / "snapshots" / f"step_{step:07d}{kind}.safetensors")
+                atomic_write_bytes(cfg.export, _snapshot_path(cfg.run_dir, step, averaged=average is not None)
                                    .read_bytes())
     if distributed:
         dist.destroy_process_group()
@@ -259,10 +258,14 @@ def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: 
 
 def _snapshots(model: SdpicModel, average: WeightAverage | None, run_dir: Path, step: int, objective: str) -> None:
     """``snapshots/step_N.safetensors`` and, with a weight average, ``step_N-ema.safetensors``."""
-    path = run_dir / "snapshots" / f"step_{step:07d}.safetensors"
-    _snapshot(model, path, step, objective)
+    _snapshot(model, _snapshot_path(run_dir, step, averaged=False), step, objective)
     if average is not None:
-        _snapshot(average.averaged_copy(model), path.with_name(f"step_{step:07d}-ema.safetensors"), step, objective)
+        _snapshot(average.averaged_copy(model), _snapshot_path(run_dir, step, averaged=True), step, objective)
+
+
+def _snapshot_path(run_dir: Path, step: int, averaged: bool) -> Path:
+    """Where a step's raw or averaged weights are written (the one place that names snapshot files)."""
+    return run_dir / "snapshots" / f"step_{step:07d}{'-ema' if averaged else ''}.safetensors"
 
 
 def _snapshot(model: SdpicModel, path: Path, step: int, objective: str) -> None:
