@@ -1,7 +1,7 @@
 """ROI-strength trade-off: BD-rates of one sdpic model at several ``--roi-strength`` values.
 
 The measurements are ordinary ``sdpic bench rd`` runs, one JSON per strength (the strength is in the
-sdpic codec's ``config``); this script only gathers their BD-rates against the reference codec into
+sdpic codec's ``options`` record); this script only gathers their BD-rates against the reference codec into
 one table and one plot::
 
     for s in 0 0.25 0.5 0.75; do
@@ -20,21 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
 from sdpic.errors import ParameterError
 from sdpic.outputs import atomic_write_bytes
-from sdpic.quality_map import DEFAULT_ROI_STRENGTH
 
 METRICS = ("psnr_salient", "percep_eval", "percep", "psnr", "ms_ssim")
-
-
-def strength_of(config: str) -> float:
-    """The ROI strength in a bench codec config (``...,roi_strength=0.5``); absent: the default."""
-    match = re.search(r"roi_strength=([0-9.eE+-]+)", config)
-    return float(match.group(1)) if match else DEFAULT_ROI_STRENGTH
 
 
 def gather(paths: list[Path], codec: str) -> dict:
@@ -46,7 +38,9 @@ def gather(paths: list[Path], codec: str) -> dict:
         entry = doc["codecs"].get(codec)
         if entry is None or not entry.get("points"):
             raise ParameterError(f"{path}: no measured rows for codec {codec!r}")
-        strength = strength_of(entry.get("config", ""))
+        strength = entry.get("options", {}).get("roi_strength")
+        if strength is None:
+            raise ParameterError(f"{path}: codec {codec!r} has no options record (written by an older bench; rerun)")
         if strength in rows:
             raise ParameterError(f"{path}: strength {strength:g} given twice")
         datasets.add((doc["dataset"], doc["images"]))

@@ -86,20 +86,29 @@ def test_sdpic_without_weights_hash_is_skipped(monkeypatch: pytest.MonkeyPatch) 
     assert not avail and "weights" in avail.reason
 
 
-def test_sdpic_roi_strength_reaches_the_encoder_and_the_cache_key() -> None:
+def test_sdpic_roi_strength_reaches_the_encoder_the_cache_key_and_the_record() -> None:
     """A stream coded at another ROI strength is another stream: other key, other bytes."""
-    from sdpic.bench.codecs import resolve_codecs
-    from sdpic.errors import ParameterError
+    from sdpic.bench.codecs import SdpicOptions, resolve_codecs
     from sdpic.quality_map import DEFAULT_ROI_STRENGTH
     from tests.conftest import smooth_image
 
     default, = resolve_codecs(["sdpic-mse"], threads=1)
-    strong, = resolve_codecs(["sdpic-mse"], threads=1, sdpic_roi_strength=1.0)
-    same, = resolve_codecs(["sdpic-mse"], threads=1, sdpic_roi_strength=DEFAULT_ROI_STRENGTH)
+    strong, = resolve_codecs(["sdpic-mse"], threads=1, sdpic=SdpicOptions(roi_strength=1.0))
+    same, = resolve_codecs(["sdpic-mse"], threads=1, sdpic=SdpicOptions(roi_strength=DEFAULT_ROI_STRENGTH))
     if not default.is_available():
         pytest.skip(default.is_available().reason)
     assert len({default.key(), strong.key(), same.key()}) == 3  # the default's key is the historical one
+    assert default.key().endswith("model=sdpic-mse,saliency=auto")
+    assert default.record() == same.record() == {"saliency": "auto", "roi_strength": DEFAULT_ROI_STRENGTH}
+    assert strong.record()["roi_strength"] == 1.0
     rgb = smooth_image(64, 96)
     assert default.encode(rgb, 50) == same.encode(rgb, 50) != strong.encode(rgb, 50)
+
+
+@pytest.mark.parametrize("options", [{"roi_strength": 1.5}, {"roi_strength": -0.1}, {"saliency": "center"}])
+def test_sdpic_options_out_of_range_are_parameter_errors(options: dict) -> None:
+    from sdpic.bench.codecs import SdpicOptions
+    from sdpic.errors import ParameterError
+
     with pytest.raises(ParameterError):
-        resolve_codecs(["sdpic-mse"], sdpic_roi_strength=1.5)
+        SdpicOptions(**options)

@@ -26,6 +26,7 @@ def check_schema(doc: dict) -> None:
     for entry in doc["codecs"].values():
         assert isinstance(entry["version"], str) and entry["version"]
         assert isinstance(entry["points"], list)
+        assert isinstance(entry.get("options", {}), dict)
         if not entry["points"]:
             assert entry["skipped"]  # never silently dropped
         for p in entry["points"]:
@@ -106,6 +107,14 @@ def test_cli_rd_and_report(image_dir, tmp_path, capsys) -> None:
     table = capsys.readouterr().out
     assert "BD-rate vs **jpeg**" in table and "| jpeg | +0.0% |" in table and "| avif | -" in table
     assert main(["bench", "report", str(out), "--reference", "webp"]) != 0  # not in this run
+
+
+def test_cli_rd_refuses_bad_sdpic_options_before_running(image_dir, tmp_path, capsys) -> None:
+    for bad in (["--sdpic-roi-strength", "1.5"], ["--sdpic-saliency", "center"]):
+        rc = main(["bench", "rd", "--images", str(image_dir), "--codecs", "jpeg", "--quiet", "--no-percep",
+                   "--out", str(tmp_path / "rd.json"), *bad])  # fmt: skip
+        assert rc != 0 and "Traceback" not in capsys.readouterr().err
+    assert not (tmp_path / "rd.json").exists()
 
 
 def test_batched_metrics_match_single_pairs() -> None:

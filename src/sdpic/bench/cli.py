@@ -145,6 +145,7 @@ def _command_line() -> str | None:
 
 def cmd_rd(args: argparse.Namespace) -> int:
     """Run the RD benchmark, write JSON / plots / table, print the BD-rate table."""
+    from .codecs import SdpicOptions
     from .rd import list_images, run_rd
     from .report import markdown_table, write_report
 
@@ -164,8 +165,7 @@ def cmd_rd(args: argparse.Namespace) -> int:
         masks_dir=args.masks,
         dataset=args.dataset,
         reference=args.reference,
-        sdpic_saliency=args.sdpic_saliency,
-        sdpic_roi_strength=args.sdpic_roi_strength,
+        sdpic=SdpicOptions(args.sdpic_saliency, args.sdpic_roi_strength),
         want_percep=not args.no_percep,
         progress=not args.quiet,
     )
@@ -186,6 +186,7 @@ def cmd_rd(args: argparse.Namespace) -> int:
 
 def cmd_task(args: argparse.Namespace) -> int:
     """Run a downstream-task benchmark and write its JSON."""
+    from .codecs import SdpicOptions
     from .task import format_task_table, merge_task_results, run_task
 
     base, out = _update_base(args, "task")
@@ -202,8 +203,7 @@ def cmd_task(args: argparse.Namespace) -> int:
         workers=args.workers,
         threads=args.threads,
         cache_dir=_cache(args),
-        sdpic_saliency=args.sdpic_saliency,
-        sdpic_roi_strength=args.sdpic_roi_strength,
+        sdpic=SdpicOptions(args.sdpic_saliency, args.sdpic_roi_strength),
         progress=not args.quiet,
     )
     doc["run"]["command"] = _command_line()

@@ -5,11 +5,13 @@ encoded stream is cached (see :mod:`sdpic.bench.cache`), and the result is one J
 schema the plots, tables and the project README read::
 
     {"dataset", "images", "reference": "avif",
-     "codecs": {NAME: {"version", "points": [{"setting", "bpp", "psnr", "ms_ssim", "percep",
+     "codecs": {NAME: {"version", "config", "options", "points": [{"setting", "bpp", "psnr", "ms_ssim", "percep",
                                                "percep_eval", "psnr_salient", "encode_s", "decode_s"}]}},
      "bd_rate": {METRIC: {NAME: percent}}}
 
-plus informative extras (per-image points, metric sources, skipped codecs with reasons, run settings).
+``config`` is the encoder option string of the cache key; ``options`` the same options as fields (for the
+sdpic codecs ``{"saliency", "roi_strength"}``, empty for the baselines). Plus informative extras (per-image
+points, metric sources, skipped codecs with reasons, run settings).
 bpp is always measured from the real encoded bytes.
 """
 
@@ -33,7 +35,7 @@ from ..errors import InputImageError, ParameterError
 from ..nets.memory import reuse_freed_memory
 from .bdrate import bd_rate_table
 from .cache import EncodeCache, image_digest
-from .codecs import Codec, resolve_codecs
+from .codecs import Codec, SdpicOptions, resolve_codecs
 from .metrics import (
     METRIC_BATCH,
     QUALITY_METRICS,
@@ -76,8 +78,7 @@ class RDConfig:
     threads: int = 2
     cache_dir: str | None = None
     masks_dir: str | None = None
-    sdpic_saliency: str = "auto"
-    sdpic_roi_strength: float | None = None
+    sdpic: SdpicOptions = field(default_factory=SdpicOptions)
     want_percep: bool = True
     settings: dict[str, list[float]] = field(default_factory=dict)
     #: torch threads for the metrics: the cores divided among the workers (more only adds contention)
@@ -91,8 +92,8 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_state(cfg: RDConfig) -> dict[str, Any]:
     """Per-process codecs and metric models, created once per config (loading a network per image would dominate)."""
-    key = (tuple(cfg.codec_names), cfg.threads, cfg.cache_dir, cfg.sdpic_saliency, cfg.sdpic_roi_strength,
-           cfg.want_percep, cfg.metric_threads)
+    key = (tuple(cfg.codec_names), cfg.threads, cfg.cache_dir, cfg.sdpic, cfg.want_percep,
+           cfg.metric_threads)
     if _WORKER.get("key") != key:
         reuse_freed_memory()
         try:
@@ -101,8 +102,7 @@ def _worker_state(cfg: RDConfig) -> dict[str, Any]:
             torch.set_num_threads(cfg.threads)
         except ImportError:
             pass
-        codecs = {c.name: c for c in resolve_codecs(cfg.codec_names, cfg.threads, cfg.sdpic_saliency,
-                                                    cfg.sdpic_roi_strength)}
+        codecs = {c.name: c for c in resolve_codecs(cfg.codec_names, cfg.threads, cfg.sdpic)}
         _WORKER.clear()
         _WORKER.update(
             key=key,
@@ -282,8 +282,7 @@ def run_rd(
     masks_dir: Path | None = None,
     dataset: str | None = None,
     reference: str = REFERENCE,
-    sdpic_saliency: str = "auto",
-    sdpic_roi_strength: float | None = None,
+    sdpic: SdpicOptions = SdpicOptions(),
     want_percep: bool = True,
     settings: dict[str, list[float]] | None = None,
     progress: bool = True,
@@ -293,7 +292,7 @@ def run_rd(
         raise ParameterError("--workers and --threads must be at least 1")
     if masks_dir is not None and not Path(masks_dir).is_dir():
         raise ParameterError(f"{masks_dir}: masks folder does not exist")
-    codecs = resolve_codecs(codec_names, threads, sdpic_saliency, sdpic_roi_strength)
+    codecs = resolve_codecs(codec_names, threads, sdpic)
     skipped: dict[str, str] = {}
     runnable: list[Codec] = []
     for c in codecs:
@@ -307,8 +306,7 @@ def run_rd(
         threads=threads,
         cache_dir=str(cache_dir) if cache_dir else None,
         masks_dir=str(masks_dir) if masks_dir else None,
-        sdpic_saliency=sdpic_saliency,
-        sdpic_roi_strength=sdpic_roi_strength,
+        sdpic=sdpic,
         want_percep=want_percep,
         settings={k: list(v) for k, v in (settings or {}).items()},
         metric_threads=max(1, (os.cpu_count() or 1) // min(workers, max(1, len(images)))),
@@ -349,6 +347,7 @@ def run_rd(
         doc["codecs"][c.name] = {
             "version": c.version(),
             "config": c.config,
+            "options": c.record(),
             "points": aggregate(per_image, c.name),
             "per_image": {r["image"]: r["codecs"].get(c.name, []) for r in per_image},
         }

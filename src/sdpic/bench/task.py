@@ -31,7 +31,7 @@ from ..errors import InputImageError, ParameterError
 from ..nets.memory import reuse_freed_memory
 from .bisect import bisect_setting
 from .cache import EncodeCache
-from .codecs import Codec, resolve_codecs
+from .codecs import Codec, SdpicOptions, resolve_codecs
 from .paths import shared_path
 from .rd import list_images, replace_codec_rows
 
@@ -164,16 +164,14 @@ class TaskConfig:
     model: str | None
     threads: int
     cache_dir: str | None
-    sdpic_saliency: str
-    sdpic_roi_strength: float | None
+    sdpic: SdpicOptions
 
 
 _STATE: dict[str, Any] = {}
 
 
 def _state(cfg: TaskConfig) -> dict[str, Any]:
-    key = (cfg.task, tuple(cfg.codec_names), cfg.model, cfg.threads, cfg.cache_dir, cfg.sdpic_saliency,
-           cfg.sdpic_roi_strength)
+    key = (cfg.task, tuple(cfg.codec_names), cfg.model, cfg.threads, cfg.cache_dir, cfg.sdpic)
     if _STATE.get("key") != key:
         import torch
 
@@ -188,8 +186,7 @@ def _state(cfg: TaskConfig) -> dict[str, Any]:
             net = YoloxNano(Path(cfg.model), cfg.threads)
         else:
             net = DeepLabVoc(Path(cfg.model), cfg.threads)
-        codecs = {c.name: c for c in resolve_codecs(cfg.codec_names, cfg.threads, cfg.sdpic_saliency,
-                                                    cfg.sdpic_roi_strength)}
+        codecs = {c.name: c for c in resolve_codecs(cfg.codec_names, cfg.threads, cfg.sdpic)}
         cache = EncodeCache(Path(cfg.cache_dir) if cfg.cache_dir else None)
         _STATE.update(key=key, net=net, codecs=codecs, cache=cache)
     return _STATE
@@ -308,8 +305,7 @@ def run_task(
     workers: int = 2,
     threads: int = 2,
     cache_dir: Path | None = None,
-    sdpic_saliency: str = "auto",
-    sdpic_roi_strength: float | None = None,
+    sdpic: SdpicOptions = SdpicOptions(),
     progress: bool = True,
 ) -> dict[str, Any]:
     """Run one downstream task over codecs x target bpps and return the JSON document."""
@@ -343,12 +339,12 @@ def run_task(
             raise ParameterError(f"{model}: task model not found (--model)")
     labels = [f.name.split("_", 1)[0] for f in files] if task == "classify" else []
 
-    codecs = resolve_codecs(codec_names, threads, sdpic_saliency, sdpic_roi_strength)
+    codecs = resolve_codecs(codec_names, threads, sdpic)
     skipped = {c.name: c.is_available().reason for c in codecs if not c.is_available()}
     runnable = [c for c in codecs if c.name not in skipped]
     cfg = TaskConfig(
         task, [c.name for c in runnable], list(targets), str(model) if model else None, threads,
-        str(cache_dir) if cache_dir else None, sdpic_saliency, sdpic_roi_strength,
+        str(cache_dir) if cache_dir else None, sdpic,
     )  # fmt: skip
     started = time.perf_counter()
     per_image: list[dict[str, Any]] = []
@@ -414,7 +410,7 @@ def run_task(
                     **s,
                 }
             )
-        doc["codecs"][c.name] = {"version": c.version(), "points": points}
+        doc["codecs"][c.name] = {"version": c.version(), "options": c.record(), "points": points}
     doc["run"] = {"workers": workers, "threads": threads, "wall_s": round(time.perf_counter() - started, 1)}
     return doc
 

@@ -16,7 +16,14 @@ from .jpeg import JpegCodec
 from .jpeg2000 import Jpeg2000Codec
 from .jxl import JxlCodec
 from .mozjpeg import MozjpegCodec
-from .sdpic_codec import BASE_NAME, SdpicCodec, UnavailableCodec, codec_name_for_model, list_model_names
+from .sdpic_codec import (
+    BASE_NAME,
+    SdpicCodec,
+    SdpicOptions,
+    UnavailableCodec,
+    codec_name_for_model,
+    list_model_names,
+)
 from .vvc import VvcCodec
 from .webp import WebpCodec
 
@@ -24,6 +31,7 @@ __all__ = [
     "BASELINES",
     "Availability",
     "Codec",
+    "SdpicOptions",
     "available_names",
     "get_codec",
     "resolve_codecs",
@@ -42,11 +50,11 @@ BASELINES: dict[str, type[Codec]] = {
 }
 
 
-def _sdpic_codecs(threads: int, saliency: str, roi_strength: float | None) -> list[Codec]:
+def _sdpic_codecs(threads: int, options: SdpicOptions) -> list[Codec]:
     models, reason = list_model_names()
     if not models:
         return [UnavailableCodec(BASE_NAME, reason)]
-    return [SdpicCodec(model=m, saliency=saliency, roi_strength=roi_strength, threads=threads) for m in models]
+    return [SdpicCodec(model=m, options=options, threads=threads) for m in models]
 
 
 def available_names() -> list[str]:
@@ -55,15 +63,13 @@ def available_names() -> list[str]:
     return [*BASELINES, *([codec_name_for_model(m) for m in models] or [BASE_NAME])]
 
 
-def get_codec(name: str, threads: int = DEFAULT_THREADS, sdpic_saliency: str = "auto",
-              sdpic_roi_strength: float | None = None) -> Codec:
+def get_codec(name: str, threads: int = DEFAULT_THREADS, sdpic: SdpicOptions = SdpicOptions()) -> Codec:
     """One codec by name; unknown names raise :class:`ParameterError`, unavailable ones are placeholders."""
-    return resolve_codecs([name], threads, sdpic_saliency, sdpic_roi_strength)[0]
+    return resolve_codecs([name], threads, sdpic)[0]
 
 
 def resolve_codecs(
-    names: Iterable[str] | None = None, threads: int = DEFAULT_THREADS, sdpic_saliency: str = "auto",
-    sdpic_roi_strength: float | None = None,
+    names: Iterable[str] | None = None, threads: int = DEFAULT_THREADS, sdpic: SdpicOptions = SdpicOptions(),
 ) -> list[Codec]:
     """Codec instances for ``names`` (all when None, every shipped sdpic model included).
 
@@ -71,9 +77,9 @@ def resolve_codecs(
     model only when no model has that name.
 
     Unavailable codecs are returned too (as :class:`UnavailableCodec` or with ``is_available()`` false) so the
-    report can say they were skipped and why. ``sdpic_roi_strength`` None: the codec's default strength.
+    report can say they were skipped and why. ``sdpic`` says how every sdpic codec runs.
     """
-    sdpic_all = _sdpic_codecs(threads, sdpic_saliency, sdpic_roi_strength)
+    sdpic_all = _sdpic_codecs(threads, sdpic)
     by_name = {c.name: c for c in sdpic_all}
     if names is None:
         names = [*BASELINES, *by_name]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -74,6 +75,10 @@ class Codec(abc.ABC):
         if self.integer:
             return round(value)
         return float(round(value, 6))
+
+    def record(self) -> dict[str, Any]:
+        """Encoder options worth keeping in the results JSON as fields (empty: none beyond ``config``)."""
+        return {}
 
     def key(self) -> str:
         """Cache namespace: a change of library version or encoder options must not reuse old streams."""

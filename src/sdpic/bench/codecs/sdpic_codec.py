@@ -7,6 +7,9 @@ the codec is reported as skipped with the reason instead of breaking the baselin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from ...errors import ParameterError
@@ -44,28 +47,53 @@ def codec_name_for_model(model: str) -> str:
     return model if model.startswith(BASE_NAME) else f"{BASE_NAME}-{model}"
 
 
+@dataclass(frozen=True)
+class SdpicOptions:
+    """How the bench runs every sdpic codec: the ``saliency`` argument (``auto`` is the codec's intended
+    use) and the ROI strength (None: ``sdpic.compress``'s default). One value, so a new option is one field."""
+
+    saliency: str = "auto"
+    roi_strength: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.saliency not in ("auto", "none"):
+            raise ParameterError(f"--sdpic-saliency must be auto or none, got {self.saliency!r}")
+        if self.roi_strength is not None and not 0.0 <= self.roi_strength <= 1.0:
+            raise ParameterError(f"ROI strength must be within 0..1, got {self.roi_strength}")
+
+    def config(self, model: str | None) -> str:
+        """The codec's config string, part of its cache key. The default strength keeps the historical
+        string, so cached streams stay valid."""
+        strength = "" if self.roi_strength is None else f",roi_strength={self.roi_strength:g}"
+        return f"model={model},saliency={self.saliency}{strength}"
+
+    def record(self) -> dict[str, Any]:
+        """The options as written into bench JSONs, the default strength resolved to its value."""
+        from sdpic.quality_map import DEFAULT_ROI_STRENGTH
+
+        strength = DEFAULT_ROI_STRENGTH if self.roi_strength is None else self.roi_strength
+        return {"saliency": self.saliency, "roi_strength": strength}
+
+
 class SdpicCodec(Codec):
-    """sdpic at quality 0-100 with one zoo model; saliency ``auto`` (the codec's intended use) unless told,
-    at ``roi_strength`` (None: ``sdpic.compress``'s default)."""
+    """sdpic at quality 0-100 with one zoo model, run as ``options`` say."""
 
     settings = (2, 10, 22, 35, 50, 65, 80, 95)
     setting_range = (0, 100)
 
     def __init__(
-        self, model: str | None = None, name: str | None = None, saliency: str = "auto",
-        roi_strength: float | None = None, threads: int = 2,
+        self, model: str | None = None, name: str | None = None, options: SdpicOptions = SdpicOptions(),
+        threads: int = 2,
     ) -> None:
         super().__init__(threads)
-        if roi_strength is not None and not 0.0 <= roi_strength <= 1.0:
-            raise ParameterError(f"ROI strength must be within 0..1, got {roi_strength}")
         self.model = model
         self.name = name or (codec_name_for_model(model) if model else BASE_NAME)
-        self.saliency = saliency
-        self.roi_strength = roi_strength
-        # the default strength keeps its historical config string, so cached streams stay valid
-        self.config = f"model={model},saliency={saliency}" + (
-            "" if roi_strength is None else f",roi_strength={roi_strength:g}")
+        self.options = options
+        self.config = options.config(model)
         self._unavailable: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        return self.options.record()
 
     def is_available(self) -> Availability:
         reason = _import_error_reason()
@@ -102,11 +130,12 @@ class SdpicCodec(Codec):
     def encode(self, rgb: np.ndarray, setting: float) -> bytes:
         import sdpic
 
-        kwargs: dict[str, object] = {"quality": float(setting), "saliency": self.saliency, "threads": self.threads}
+        kwargs: dict[str, object] = {"quality": float(setting), "saliency": self.options.saliency,
+                                     "threads": self.threads}
         if self.model:
             kwargs["model"] = self.model
-        if self.roi_strength is not None:
-            kwargs["roi_strength"] = self.roi_strength
+        if self.options.roi_strength is not None:
+            kwargs["roi_strength"] = self.options.roi_strength
         return bytes(sdpic.compress(as_rgb_uint8(rgb), **kwargs))
 
     def decode(self, data: bytes) -> np.ndarray:
