@@ -177,14 +177,16 @@ def test_coding_overhead_is_within_one_percent_plus_stream_flush(model: SdpicMod
     assert abs(real - estimate) <= RELATIVE_OVERHEAD * estimate + FIXED_OVERHEAD_BITS
 
 
-def test_coding_overhead_on_real_photos_is_within_one_percent(model: SdpicModel, kodak_dir) -> None:
-    """Whole Kodak images measured -0.4% .. +0.4% (8 images x levels 10/32/54); tested on 384x384 crops
-    to keep the suite fast (the flush cost stays < 0.3% of them)."""
+def test_coding_overhead_on_real_photos_is_within_one_percent_plus_stream_flush(model: SdpicModel, kodak_dir) -> None:
+    """Whole Kodak images 1-8 x levels 10/32/54 measured 0.00% .. +0.92% (mean +0.26%) with `sdpic` at 42,300
+    steps and -0.10% .. +1.06% with `sdpic-mse` at 36,716, the high end at level 10, where the fixed flush
+    is a visible share of a small file. Tested on 384x384 crops to keep the suite fast (kodim01 at level 10:
+    +1.08%, 208 bits over an estimate of 19,280, of which up to 256 are flush), with the bound above."""
     from sdpic.image_io import load_image
 
     for name, level in (("kodim01.png", 10), ("kodim19.png", 54)):
         real, estimate = _real_and_estimated_bits(model, load_image(kodak_dir / name).rgb[64:448, 64:448], level)
-        assert abs(real - estimate) <= RELATIVE_OVERHEAD * estimate, (name, level, real, estimate)
+        assert abs(real - estimate) <= RELATIVE_OVERHEAD * estimate + FIXED_OVERHEAD_BITS, (name, level, real, estimate)
 
 
 def test_absurd_latents_are_clamped_so_the_stream_still_decodes(model: SdpicModel) -> None:
