@@ -182,11 +182,9 @@ def test_coding_overhead_is_within_one_percent_plus_stream_flush(model: SdpicMod
 
 
 def test_coding_overhead_on_real_photos_is_within_one_percent_plus_stream_flush(model: SdpicModel, kodak_dir) -> None:
-    """Whole Kodak images 1-8 x levels 10/32/54 measured 0.00% .. +0.92% (mean +0.26%) with `sdpic` at 42,300
-    steps and -0.10% .. +1.06% with `sdpic-mse` at 36,716, the high end at level 10, where the fixed flush
-    is a visible share of a small file. Tested on 384x384 crops to keep the suite fast (kodim01 at level 10:
-    +1.08% with the 42,300-step `sdpic`, +1.10% with the 46,102-step one: 209 bits over an estimate of
-    19,023, of which up to 256 are flush), with the bound above."""
+    """Real photos, 384x384 crops to keep the suite fast, with the same bound as above: at level 10 a crop
+    is a ~19 kbit file, where the fixed flush is a visible share. Measurements per shipped weights are in
+    results/codec/README.md (coding overhead)."""
     from sdpic.image_io import load_image
 
     for name, level in (("kodim01.png", 10), ("kodim19.png", 54)):
