@@ -150,6 +150,18 @@ def plot_curve(rows: dict[str, dict], out: Path, marks: Sequence[str] = ()) -> N
     plt.close(fig)
 
 
+def merge_marks(stored: Sequence[str], new: Sequence[str]) -> list[str]:
+    """``STEP:LABEL`` marks sorted by step: the stored ones plus ``new``, a new label replacing a stored
+    one at the same step. Raises ValueError on a malformed mark."""
+    marks = {}
+    for mark in [*stored, *new]:
+        step, sep, label = mark.partition(":")
+        if not sep or not step.strip().isdigit() or not label:
+            raise ValueError(f"--mark takes STEP:LABEL, got {mark!r}")
+        marks[int(step)] = mark
+    return [marks[k] for k in sorted(marks)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("snapshots", nargs="*", type=Path)
@@ -163,7 +175,14 @@ def main() -> None:
     args = parser.parse_args()
     previous = json.loads(args.out.read_text()) if args.out.exists() else {"snapshots": {}}
     rows = previous.get("snapshots", {})
-    if args.snapshots:  # without snapshots only --plot has work to do: no coding, the JSON stays as it is
+    # Recipe changes are kept in the JSON, so a later run (benchmarks/ship.sh) redraws them without
+    # repeating every --mark; a new mark at a step already marked replaces its label.
+    try:
+        marks = merge_marks(previous.get("marks", []), args.mark)
+    except ValueError as exc:
+        parser.error(str(exc))
+    doc = dict(previous)
+    if args.snapshots:  # without snapshots no coding: only new marks and --plot have work to do
         torch.set_num_threads(args.threads)
         images = [load_image(f).rgb for f in sorted(args.images.glob("*.png"))[: args.limit]]
         jpeg = code_pillow("JPEG", (5, 10, 20, 35, 50, 70, 85, 95), images)
@@ -173,11 +192,14 @@ def main() -> None:
             rows[str(row["steps"])] = row
             print(f"steps {row['steps']}: BD-rate vs JPEG {row['bd_rate_psnr_vs_jpeg']}, "
                   f"vs WebP {row['bd_rate_psnr_vs_webp']}, transform ceiling {row['transform_ceiling_psnr']:.2f} dB")
-        doc = {"images": len(images), "dataset": str(args.images), "jpeg": jpeg, "webp": webp,
-               "snapshots": dict(sorted(rows.items(), key=lambda kv: int(kv[0])))}
+        doc.update({"images": len(images), "dataset": str(args.images), "jpeg": jpeg, "webp": webp})
+    doc["snapshots"] = dict(sorted(rows.items(), key=lambda kv: int(kv[0])))
+    doc["marks"] = marks
+    if args.snapshots or args.mark:
         atomic_write_bytes(args.out, json.dumps(doc, indent=2).encode())
     if args.plot:
-        plot_curve(rows, args.plot, args.mark)
+        plot_curve(rows, args.plot, doc["marks"])
+
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,125 @@
+"""Pick among candidate weights (training snapshots, weight averages) with the bench itself.
+
+Each candidate is installed in place of one zoo model for the length of one ``sdpic bench rd`` run on
+the first ``--limit`` Kodak images (the real coding path, ``--saliency auto`` as shipped), then the
+shipped file is put back. Prints one row of BD-rates per candidate against ``--reference``::
+
+    .venv/bin/python benchmarks/pick_weights.py --model sdpic-mse --reference webp --metrics psnr \\
+        runs/sdpic-mse-s12/snapshots/step_0040000-ema.safetensors runs/sdpic-mse-s12-export.safetensors
+    .venv/bin/python benchmarks/pick_weights.py --model sdpic --reference avif \\
+        --metrics psnr,ms_ssim,percep,percep_eval,psnr_salient runs/.../step_0046102-ema.safetensors
+
+The shipped weights are measured first as the row to beat (``--no-shipped`` skips them). Stop training
+first: the encode times are not reported, but a shared CPU makes each candidate take twice as long.
+
+Swapping the zoo file is what makes the candidate go through exactly the shipped path (the stream names
+the model by id and weights hash). The shipped file is renamed to ``<file>.pick-backup`` and renamed
+back in a ``finally``; if this process is killed hard the backup stays, and the next run refuses to
+start until it has been moved back by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sdpic.errors import ParameterError
+from sdpic.outputs import atomic_write_bytes
+from sdpic.zoo import entry_by_name, weights_hash
+
+DEFAULT_METRICS = "psnr,ms_ssim,percep,percep_eval,psnr_salient"
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def measure(model: str, reference: str, weights: Path, images: Path, limit: int, metrics: list[str],
+            workdir: Path) -> dict[str, float | None]:
+    """BD-rates (percent) of ``model`` with ``weights`` installed, against ``reference``."""
+    zoo_path = entry_by_name(model).path
+    backup = zoo_path.with_name(zoo_path.name + ".pick-backup")
+    out = workdir / f"{weights_hash(weights).hex()}.json"
+    if weights.resolve() != zoo_path.resolve():
+        os.replace(zoo_path, backup)
+        try:
+            shutil.copy2(weights, zoo_path)
+            _run_bench(model, reference, images, limit, out)
+        finally:
+            os.replace(backup, zoo_path)
+    else:
+        _run_bench(model, reference, images, limit, out)
+    bd = json.loads(out.read_text())["bd_rate"]
+    return {m: bd.get(m, {}).get(model) for m in metrics}
+
+
+def _run_bench(model: str, reference: str, images: Path, limit: int, out: Path) -> None:
+    sdpic_cli = Path(sys.executable).with_name("sdpic")  # the console script of this environment
+    cmd = [str(sdpic_cli), "bench", "rd", "--images", str(images), "--limit", str(limit),
+           "--codecs", f"{reference},{model}", "--reference", reference, "--out", str(out), "--force",
+           "--quiet"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("candidates", nargs="+", type=Path, help="safetensors weights files")
+    parser.add_argument("--model", default="sdpic", help="zoo model the candidates stand in for")
+    parser.add_argument("--reference", default="avif", help="BD-rate reference codec")
+    parser.add_argument("--metrics", default=DEFAULT_METRICS, help="comma-separated bench metrics")
+    parser.add_argument("--images", type=Path, default=Path("../shared/data/kodak"))
+    parser.add_argument("--limit", type=int, default=8, help="first N images")
+    parser.add_argument("--no-shipped", action="store_true", help="do not measure the shipped weights first")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    args = parser.parse_args(argv)
+
+    zoo_path = entry_by_name(args.model).path
+    backup = zoo_path.with_name(zoo_path.name + ".pick-backup")
+    if backup.exists():
+        raise ParameterError(f"{backup} exists: an earlier run was killed before it could restore the shipped "
+                             f"weights; check it and move it back to {zoo_path.name}")
+    missing = [str(p) for p in args.candidates if not p.is_file()]
+    if missing:
+        raise ParameterError(f"no such weights file: {', '.join(missing)}")
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    candidates = ([] if args.no_shipped else [zoo_path]) + list(args.candidates)
+
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # so the finally restores the shipped file
+    rows = []
+    print(f"| weights | hash | {' | '.join(metrics)} |  (BD-rate vs {args.reference}, "
+          f"first {args.limit} images of {args.images})")
+    print("|---|---|" + "---:|" * len(metrics))
+    with tempfile.TemporaryDirectory(prefix="pick-weights-") as tmp:
+        for weights in candidates:
+            bd = measure(args.model, args.reference, weights, args.images, args.limit, metrics, Path(tmp))
+            label = "shipped" if weights == zoo_path else str(weights)
+            row = {"weights": label, "hash": weights_hash(weights).hex(), "bd_rate": bd}
+            rows.append(row)
+            cells = " | ".join("n/a" if v is None else f"{v:+.1f}%" for v in bd.values())
+            print(f"| {label} | {row['hash']} | {cells} |", flush=True)
+    if args.json:
+        doc = {"model": args.model, "reference": args.reference, "images": str(args.images),
+               "limit": args.limit, "rows": rows}
+        atomic_write_bytes(args.json, (json.dumps(doc, indent=2) + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except subprocess.CalledProcessError as exc:
+        print(f"error: the bench failed (exit {exc.returncode}): {' '.join(exc.cmd)}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted; the shipped weights are back in place", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Ship new weights for one zoo model and recompute every committed result that depends on them.
+#
+#   bash benchmarks/ship.sh sdpic-mse runs/sdpic-mse-s12-export.safetensors [LEARNING-CURVE SNAPSHOTS...]
+#   bash benchmarks/ship.sh sdpic     runs/sdpic-perc-export.safetensors
+#
+# Stop training first (the bench records encode/decode times). What it does, in order:
+#   1. installs WEIGHTS as src/sdpic/zoo/MODEL.safetensors (atomic rename);
+#   2. sdpic-mse only: regenerates the golden streams (tests/golden pins the shipped sdpic-mse), adds the
+#      snapshots and the shipped file to the 8-image learning curve and a row to kodak24_final.json;
+#   3. reruns MODEL's Kodak rows in results/bench/kodak_rd.json (other codecs kept) and redraws the plots,
+#      the table vs AVIF and the tables vs JPEG and WebP;
+#   4. the default model only: the --saliency none/auto allocation table and figure;
+#   5. reruns MODEL's task rows (classify / detect / segment) and redraws the task plot and table.
+# Recipe changes for the learning-curve plot are stored in its JSON; add new ones first with
+#   .venv/bin/python benchmarks/learning_curve.py --out results/codec/learning_curve_kodak8.json --mark STEP:LABEL
+# To choose WEIGHTS among snapshots, benchmarks/pick_weights.py. About 35 min on 2 cores. The model card, README and results READMEs are then edited by hand from
+# these files; the step times are printed so the READMEs can quote them.
+set -euo pipefail
+
+if [ $# -lt 2 ]; then
+  echo "usage: bash benchmarks/ship.sh MODEL WEIGHTS [SNAPSHOTS...]" >&2
+  exit 2
+fi
+MODEL=$1
+WEIGHTS=$2
+shift 2
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PY=.venv/bin/python
+SDPIC=.venv/bin/sdpic
+ZOO=src/sdpic/zoo/$MODEL.safetensors
+[ -f "$ZOO" ] || { echo "error: no zoo model $MODEL ($ZOO)" >&2; exit 2; }
+[ -f "$WEIGHTS" ] || { echo "error: no such weights file $WEIGHTS" >&2; exit 2; }
+if pgrep -f "bin/sdpic train" >/dev/null; then
+  echo "error: a training run is going; stop it first (the bench records timings)" >&2
+  exit 2
+fi
+export OMP_WAIT_POLICY=PASSIVE
+
+step() { echo; echo "== $(date -u +%H:%M:%S) UTC: $*"; }
+
+step "install $WEIGHTS as $ZOO"
+cp "$WEIGHTS" "$ZOO.tmp"
+mv "$ZOO.tmp" "$ZOO"
+$PY -c "from pathlib import Path; from sdpic.zoo import weights_hash; print('weights', weights_hash(Path('$ZOO')).hex())"
+
+if [ "$MODEL" = sdpic-mse ]; then
+  step "golden streams"
+  $PY tests/golden/regenerate.py
+  step "learning curve (first 8 Kodak images)"
+  $PY benchmarks/learning_curve.py "$@" "$ZOO" --limit 8 --out results/codec/learning_curve_kodak8.json \
+    --plot results/codec/learning_curve.png
+  step "all 24 Kodak images through the learning-curve sweeps"
+  $PY benchmarks/learning_curve.py "$ZOO" --limit 24 --out results/codec/kodak24_final.json
+fi
+
+step "Kodak rate-distortion rows of $MODEL"
+$SDPIC bench rd --images ../shared/data/kodak --codecs "$MODEL" --update results/bench/kodak_rd.json \
+  --plot results/bench/kodak --workers 2 --force
+$SDPIC bench report results/bench/kodak_rd.json --reference jpeg > results/bench/kodak_table_vs_jpeg.md
+$SDPIC bench report results/bench/kodak_rd.json --reference webp > results/bench/kodak_table_vs_webp.md
+
+if [ "$MODEL" = "$($PY -c 'from sdpic.zoo import DEFAULT_MODEL; print(DEFAULT_MODEL)')" ]; then
+  step "saliency allocation (--saliency none vs auto, quality 50)"
+  $PY benchmarks/saliency_allocation.py --images ../shared/data/kodak --quality 50 \
+    --out results/saliency_allocation/kodak.json --figure results/saliency_allocation/kodim.png
+fi
+
+step "task rows of $MODEL"
+$SDPIC bench task --task classify --codecs "$MODEL" --bpp 0.1,0.15,0.2,0.4 --workers 2 --threads 1 \
+  --update results/bench/task_classify.json --force
+$SDPIC bench task --task detect --codecs "$MODEL" --bpp 0.1,0.2,0.4 --workers 2 --threads 1 \
+  --update results/bench/task_detect.json --force
+$SDPIC bench task --task segment --codecs "$MODEL" --bpp 0.1,0.2,0.4 --workers 2 --threads 1 \
+  --update results/bench/task_segment.json --force
+$SDPIC bench report results/bench/task_classify.json results/bench/task_detect.json \
+  results/bench/task_segment.json --plot results/bench/tasks
+
+step "done; now update the model card, README and results READMEs from these files"
