@@ -109,6 +109,10 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     )
     rep.add_argument("--reference", default=None, help="RD: BD-rates against this codec instead of the JSON's")
     rep.add_argument("--anchors", type=Path, default=None, help="published curves (default ../shared/anchors/...)")
+    rep.add_argument("--codec", default=None, help="RD: print this codec's points, one row per setting (model cards)")
+    rep.add_argument("--into", type=Path, default=None, metavar="FILE",
+                     help="with --codec: write the table into FILE between '<!-- sdpic bench report --codec NAME: "
+                     "begin -->' and '...: end -->' instead of printing it")
     rep.set_defaults(func=cmd_report)
 
 
@@ -220,8 +224,11 @@ def cmd_task(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Regenerate plots and tables from saved RD or task JSONs."""
     from .rd import add_bd_rates
-    from .report import markdown_table, write_report, write_task_report
+    from .report import codec_points_table, markdown_table, replace_marked_block, write_report, write_task_report
     from .task import format_task_table
+
+    if args.into is not None and args.codec is None:
+        raise ParameterError("--into needs --codec")
 
     docs = []
     for path in args.json:
@@ -244,6 +251,19 @@ def cmd_report(args: argparse.Namespace) -> int:
                 raise ParameterError(f"--reference {args.reference!r}: no such codec with points in {args.json[0]}")
             doc["reference"] = args.reference
             add_bd_rates(doc)
+        if args.codec is not None:
+            table = codec_points_table(doc, args.codec)
+            if args.into is None:
+                print(table, end="")
+                return 0
+            try:
+                text = args.into.read_text()
+            except OSError as exc:
+                raise ParameterError(f"--into {args.into}: {exc}") from None
+            updated = replace_marked_block(text, f"sdpic bench report --codec {args.codec}", table)
+            atomic_write_bytes(args.into, updated.encode())
+            print(args.into)
+            return 0
         if not args.plot:
             print(markdown_table(doc))
             return 0

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ParameterError
 from ..outputs import atomic_write_bytes
 from .metrics import QUALITY_METRICS
 
@@ -192,6 +193,36 @@ def points_table(doc: dict[str, Any]) -> str:
                     cells.append(f"{v:.2f}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+CARD_COLUMNS = (("setting", "quality", "{:g}"), ("bpp", "bpp", "{:.3f}"), ("psnr", "PSNR (dB)", "{:.2f}"),
+                ("ms_ssim", "MS-SSIM", "{:.4f}"), ("percep", "percep (train metric)", "{:.3f}"),
+                ("percep_eval", "percep_eval (held out)", "{:.3f}"), ("psnr_salient", "salient PSNR (dB)", "{:.2f}"))
+
+
+def codec_points_table(doc: dict[str, Any], codec: str) -> str:
+    """One codec's averaged points, one row per setting: the measured table of a model card."""
+    entry = doc["codecs"].get(codec)
+    if not entry or not entry.get("points"):
+        raise ParameterError(f"no measured points for codec {codec!r} (have: {', '.join(doc['codecs'])})")
+    points = entry["points"]
+    cols = [c for c in CARD_COLUMNS if any(p.get(c[0]) is not None for p in points)]
+    lines = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---:|" * len(cols)]
+    for p in points:
+        cells = ["n/a" if p.get(key) is None else fmt.format(p[key]) for key, _, fmt in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_marked_block(text: str, name: str, block: str) -> str:
+    """``text`` with the lines between ``<!-- NAME: begin -->`` and ``<!-- NAME: end -->`` replaced by
+    ``block``: generated tables inside hand-written documents (model cards) stay in step with the JSON."""
+    begin, end = f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+    head, found, rest = text.partition(begin)
+    _, found_end, tail = rest.partition(end)
+    if not found or not found_end:
+        raise ParameterError(f"no '{begin}' ... '{end}' block to replace")
+    return f"{head}{begin}\n{block}{end}{tail}"
 
 
 def write_report(doc: dict[str, Any], prefix: str | os.PathLike, anchors_dir: Path | None = None) -> list[Path]:
