@@ -22,6 +22,21 @@ def test_saliency_moves_levels_toward_salient_blocks() -> None:
     assert levels[:2, :2].min() > 32 > levels[2:, 2:].max()
 
 
+def test_mid_range_maps_keep_the_global_level_as_their_mean() -> None:
+    sal = np.zeros((64, 64), dtype=np.float32)
+    sal[:32, :32] = 1.0  # a quarter salient: offsets +12 and -4 levels at strength 0.25
+    assert build_levels(32, 4, 4, sal, strength=0.25).mean() == 32
+
+
+def test_at_the_ends_the_map_clips_instead_of_moving_bits() -> None:
+    sal = np.zeros((64, 64), dtype=np.float32)
+    sal[:32, :32] = 1.0
+    low = build_levels(0, 4, 4, sal, strength=0.25)
+    assert low[2:, 2:].max() == 0 and low[:2, :2].min() == 12  # the region stays visible, the mean rises
+    high = build_levels(64, 4, 4, sal, strength=0.25)
+    assert high[:2, :2].min() == 64 and high[2:, 2:].max() == 60  # and at the top the mean falls
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_levels_round_trip(seed: int) -> None:
     rng = np.random.default_rng(seed)

@@ -32,7 +32,11 @@ def build_levels(level: int, latent_height: int, latent_width: int, saliency: np
     """Per-block levels (int64, latent_height x latent_width) from a global level and an optional map.
 
     ``saliency`` is a float map in [0, 1] covering the padded image (latent size x 16); blocks get
-    ``level + 64 * strength * (s_block - mean s_block)``, so salient blocks gain what others lose.
+    ``level + 64 * strength * (s_block - mean s_block)``, so salient blocks gain what others lose, except
+    near the ends of the range: levels are clipped to 0..64, so at low global levels the salient blocks
+    gain while the background cannot go below 0 (the map adds bits; at level 0 the file grows by the
+    salient blocks' share), and at high levels the reverse. This keeps a region of interest visible
+    at the lowest qualities; a budget is met with ``--target-bpp``, which searches the coded size.
     """
     levels = np.full((latent_height, latent_width), int(level), dtype=np.int64)
     if saliency is None or strength == 0.0:
