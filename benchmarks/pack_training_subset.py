@@ -1,0 +1,110 @@
+"""Pack a training subset small enough to travel to a lent GPU machine (the `device` tool's `carry`).
+
+    .venv/bin/python benchmarks/pack_training_subset.py [--out train_subset] [--max-mib 18]
+
+The device tool sends the working tree plus carried paths, 64 MiB in all; the tracked tree (two
+shipped weights files) takes about 43 MB of that, so the default budget is 18 MiB. Images are taken
+round-robin from the default training folders (`sdpic.train.data.default_train_folders`), prepared as
+training prepares them (large photos downscaled), cut to at most ``--max-side`` pixels and stored as
+JPEG at ``--jpeg-quality``, until the budget is spent. ECSSD photos keep their ground-truth masks in
+the ``images/`` + ``masks/`` layout the perceptual objective looks for. The folder is git-ignored;
+pass it to ``sdpic train --data``. docs/training.md ("On a lent GPU") has the whole recipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import shutil
+import sys
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from sdpic.errors import ParameterError
+from sdpic.train.data import _prepare, default_train_folders, list_images
+
+
+def _encoded(path: Path, max_side: int, quality: int) -> tuple[bytes, tuple[int, int]] | None:
+    arr = _prepare(path, min_side=256, max_side=max_side)
+    if arr is None:
+        return None
+    img = Image.fromarray(arr)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality, subsampling=0)
+    return buf.getvalue(), img.size
+
+
+def pack(out: Path, max_bytes: int, max_side: int, quality: int) -> dict[str, int]:
+    """Write the subset; returns counts per source folder."""
+    folders = default_train_folders()
+    if not folders:
+        raise ParameterError("no training folders under ../shared/data (set SDPIC_SHARED)")
+    if out.exists():
+        raise ParameterError(f"{out} exists: remove it first (it is rebuilt from scratch)")
+    partial = out.with_name(out.name + ".partial")  # renamed into place when complete
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        counts = _fill(partial, folders, max_bytes, max_side, quality)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    partial.rename(out)
+    return counts
+
+
+def _fill(out: Path, folders: list[Path], max_bytes: int, max_side: int, quality: int) -> dict[str, int]:
+    per_folder = [list_images([f]) for f in folders]
+    counts = {f.as_posix(): 0 for f in folders}
+    used = 0
+    (out / "images").mkdir(parents=True)
+    queue = [pair for group in itertools.zip_longest(*[[(f, p) for p in files] for f, files in
+                                                        zip(folders, per_folder, strict=True)])
+             for pair in group if pair is not None]
+    with tqdm(total=max_bytes, unit="B", unit_scale=True, desc="packing") as bar:
+        for index, (folder, path) in enumerate(queue):
+            coded = _encoded(path, max_side, quality)
+            if coded is None:
+                continue
+            data, size = coded
+            mask = path.parent.parent / "masks" / f"{path.stem}.png"
+            mask_bytes = b""
+            if path.parent.name == "images" and mask.is_file():
+                buf = io.BytesIO()
+                with Image.open(mask) as m:
+                    m.convert("L").resize(size, Image.NEAREST).save(buf, "PNG", optimize=True)
+                mask_bytes = buf.getvalue()
+            if used + len(data) + len(mask_bytes) > max_bytes:
+                break
+            name = f"{index:05d}_{path.stem}"
+            (out / "images" / f"{name}.jpg").write_bytes(data)
+            if mask_bytes:
+                (out / "masks").mkdir(exist_ok=True)
+                (out / "masks" / f"{name}.png").write_bytes(mask_bytes)
+            used += len(data) + len(mask_bytes)
+            counts[folder.as_posix()] += 1
+            bar.update(len(data) + len(mask_bytes))
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("train_subset"))
+    parser.add_argument("--max-mib", type=float, default=18.0)
+    parser.add_argument("--max-side", type=int, default=768, help="longest side after preparation")
+    parser.add_argument("--jpeg-quality", type=int, default=92)
+    args = parser.parse_args(argv)
+    counts = pack(args.out, int(args.max_mib * 2**20), args.max_side, args.jpeg_quality)
+    for folder, n in counts.items():
+        print(f"{n:5d} images from {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
