@@ -238,8 +238,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise ParameterError(f"{path}: cannot read bench JSON ({exc})") from None
     kinds = {"task" if "task" in d else "rd" for d in docs}
     if kinds == {"task"}:
-        if args.reference is not None:
-            raise ParameterError("--reference applies to an RD JSON only")
+        if args.reference is not None or args.codec is not None:
+            raise ParameterError("--reference and --codec apply to an RD JSON only")
         if not args.plot:
             print("\n\n".join(format_task_table(d) for d in docs))
             return 0
