@@ -56,13 +56,13 @@ def pack(out: Path, max_bytes: int, max_side: int, quality: int) -> dict[str, in
 
 
 def _fill(out: Path, folders: list[Path], max_bytes: int, max_side: int, quality: int) -> dict[str, int]:
-    per_folder = [list_images([f]) for f in folders]
     counts = {f.as_posix(): 0 for f in folders}
     used = 0
     (out / "images").mkdir(parents=True)
-    queue = [pair for group in itertools.zip_longest(*[[(f, p) for p in files] for f, files in
-                                                        zip(folders, per_folder, strict=True)])
-             for pair in group if pair is not None]
+    (out / "masks").mkdir()
+    # Round-robin over the folders, so a small budget still samples every source.
+    per_folder = ([(f, p) for p in list_images([f])] for f in folders)
+    queue = [pair for group in itertools.zip_longest(*per_folder) for pair in group if pair is not None]
     with tqdm(total=max_bytes, unit="B", unit_scale=True, desc="packing") as bar:
         for index, (folder, path) in enumerate(queue):
             coded = _encoded(path, max_side, quality)
@@ -81,7 +81,6 @@ def _fill(out: Path, folders: list[Path], max_bytes: int, max_side: int, quality
             name = f"{index:05d}_{path.stem}"
             (out / "images" / f"{name}.jpg").write_bytes(data)
             if mask_bytes:
-                (out / "masks").mkdir(exist_ok=True)
                 (out / "masks" / f"{name}.png").write_bytes(mask_bytes)
             used += len(data) + len(mask_bytes)
             counts[folder.as_posix()] += 1

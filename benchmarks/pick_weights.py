@@ -21,6 +21,7 @@ start until it has been moved back by hand.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from sdpic.errors import ParameterError
@@ -41,20 +43,31 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _backup_path(zoo_path: Path) -> Path:
+    return zoo_path.with_name(zoo_path.name + ".pick-backup")
+
+
+@contextlib.contextmanager
+def _installed(weights: Path, zoo_path: Path) -> Iterator[None]:
+    """``weights`` stand in for the shipped file inside the block; the shipped file is back afterwards,
+    whatever happened inside."""
+    if weights.resolve() == zoo_path.resolve():
+        yield
+        return
+    backup = _backup_path(zoo_path)
+    os.replace(zoo_path, backup)
+    try:
+        shutil.copy2(weights, zoo_path)
+        yield
+    finally:
+        os.replace(backup, zoo_path)
+
+
 def measure(model: str, reference: str, weights: Path, images: Path, limit: int, metrics: list[str],
             workdir: Path) -> dict[str, float | None]:
     """BD-rates (percent) of ``model`` with ``weights`` installed, against ``reference``."""
-    zoo_path = entry_by_name(model).path
-    backup = zoo_path.with_name(zoo_path.name + ".pick-backup")
-    out = workdir / f"{weights_hash(weights).hex()}.json"
-    if weights.resolve() != zoo_path.resolve():
-        os.replace(zoo_path, backup)
-        try:
-            shutil.copy2(weights, zoo_path)
-            _run_bench(model, reference, images, limit, out)
-        finally:
-            os.replace(backup, zoo_path)
-    else:
+    out = workdir / "rd.json"  # one candidate at a time: each run overwrites it
+    with _installed(weights, entry_by_name(model).path):
         _run_bench(model, reference, images, limit, out)
     bd = json.loads(out.read_text())["bd_rate"]
     return {m: bd.get(m, {}).get(model) for m in metrics}
@@ -81,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     zoo_path = entry_by_name(args.model).path
-    backup = zoo_path.with_name(zoo_path.name + ".pick-backup")
+    backup = _backup_path(zoo_path)
     if backup.exists():
         raise ParameterError(f"{backup} exists: an earlier run was killed before it could restore the shipped "
                              f"weights; check it and move it back to {zoo_path.name}")
