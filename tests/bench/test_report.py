@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sdpic.bench.report import codec_points_table, replace_marked_block
+from sdpic.bench.report import codec_points_table, points_table, replace_marked_block
 from sdpic.cli import main
 from sdpic.errors import ParameterError
 
@@ -27,6 +27,14 @@ def test_points_table_has_a_row_per_setting_and_drops_unmeasured_columns() -> No
         "|---:|---:|---:|---:|---:|---:|\n"
         "| 2 | 0.070 | 24.20 | 0.8411 | 2.759 | 23.76 |\n"
         "| 95 | 1.311 | 32.72 | 0.9893 | 0.510 | 31.73 |\n")
+
+
+def test_full_listing_keeps_every_column_and_names_the_codec() -> None:
+    assert points_table(_doc()) == (
+        "| codec | setting | bpp | psnr | ms_ssim | percep | percep_eval | psnr_salient | encode_s | decode_s |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| sdpic | 2 | 0.0701 | 24.20 | 0.8411 | n/a | 2.7591 | 23.76 | 0.2000 | 0.2000 |\n"
+        "| sdpic | 95 | 1.3109 | 32.72 | 0.9893 | n/a | 0.5102 | 31.73 | 0.3000 | 0.2000 |\n")
 
 
 def test_points_table_of_an_unknown_codec_is_a_typed_error() -> None:

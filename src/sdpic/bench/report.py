@@ -174,43 +174,39 @@ def markdown_table(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def points_table(doc: dict[str, Any]) -> str:
-    """Every averaged RD point as a Markdown table (for readers who want the numbers behind the plots)."""
-    cols = ["setting", "bpp", "psnr", "ms_ssim", "percep", "percep_eval", "psnr_salient", "encode_s", "decode_s"]
-    lines = ["| codec | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
-    for name, entry in doc["codecs"].items():
-        for p in entry.get("points", []):
-            cells = []
-            for c in cols:
-                v = p.get(c)
-                if v is None:
-                    cells.append("n/a")
-                elif c == "setting":
-                    cells.append(f"{v:g}")
-                elif c in ("ms_ssim", "percep", "percep_eval", "bpp", "encode_s", "decode_s"):
-                    cells.append(f"{v:.4f}")
-                else:
-                    cells.append(f"{v:.2f}")
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
+# (key, header, format) of the full listing in PREFIX_table.md and of a model card's measured table
+ALL_POINT_COLUMNS = tuple((key, key, fmt) for key, fmt in (
+    ("setting", "{:g}"), ("bpp", "{:.4f}"), ("psnr", "{:.2f}"), ("ms_ssim", "{:.4f}"), ("percep", "{:.4f}"),
+    ("percep_eval", "{:.4f}"), ("psnr_salient", "{:.2f}"), ("encode_s", "{:.4f}"), ("decode_s", "{:.4f}")))
 CARD_COLUMNS = (("setting", "quality", "{:g}"), ("bpp", "bpp", "{:.3f}"), ("psnr", "PSNR (dB)", "{:.2f}"),
                 ("ms_ssim", "MS-SSIM", "{:.4f}"), ("percep", "percep (train metric)", "{:.3f}"),
                 ("percep_eval", "percep_eval (held out)", "{:.3f}"), ("psnr_salient", "salient PSNR (dB)", "{:.2f}"))
 
 
+def _point_cells(point: dict[str, Any], columns: Sequence[tuple[str, str, str]]) -> list[str]:
+    return ["n/a" if point.get(key) is None else fmt.format(point[key]) for key, _, fmt in columns]
+
+
+def points_table(doc: dict[str, Any]) -> str:
+    """Every averaged RD point as a Markdown table (for readers who want the numbers behind the plots)."""
+    lines = ["| codec | " + " | ".join(c[1] for c in ALL_POINT_COLUMNS) + " |",
+             "|---|" + "---:|" * len(ALL_POINT_COLUMNS)]
+    for name, entry in doc["codecs"].items():
+        lines += [f"| {name} | " + " | ".join(_point_cells(p, ALL_POINT_COLUMNS)) + " |"
+                  for p in entry.get("points", [])]
+    return "\n".join(lines) + "\n"
+
+
 def codec_points_table(doc: dict[str, Any], codec: str) -> str:
-    """One codec's averaged points, one row per setting: the measured table of a model card."""
+    """One codec's averaged points, one row per setting: the measured table of a model card. Columns no
+    point measured are left out."""
     entry = doc["codecs"].get(codec)
     if not entry or not entry.get("points"):
         raise ParameterError(f"no measured points for codec {codec!r} (have: {', '.join(doc['codecs'])})")
     points = entry["points"]
     cols = [c for c in CARD_COLUMNS if any(p.get(c[0]) is not None for p in points)]
     lines = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---:|" * len(cols)]
-    for p in points:
-        cells = ["n/a" if p.get(key) is None else fmt.format(p[key]) for key, _, fmt in cols]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["| " + " | ".join(_point_cells(p, cols)) + " |" for p in points]
     return "\n".join(lines) + "\n"
 
 
