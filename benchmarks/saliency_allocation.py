@@ -36,7 +36,7 @@ def bit_map(rgb: np.ndarray, levels: np.ndarray, file_bits: int, model: str) -> 
     x = padded_tensor(rgb)
     q = torch.from_numpy(levels)[None, None].float() / QUALITY_LEVELS
     with torch.no_grad():
-        out = net(x, q, rate_by_rounding=True)
+        out = net(x, q, rate_proxy="round")
     per_latent = -torch.log2(out["y_likelihoods"]).sum(dim=1)[0].numpy()
     per_pixel = np.kron(per_latent, np.ones((LATENT_STRIDE, LATENT_STRIDE))) / LATENT_STRIDE ** 2
     per_pixel = per_pixel[:h, :w]

@@ -10,6 +10,7 @@ import torch
 
 from sdpic.codec import model as model_module
 from sdpic.codec.model import LATENT_STRIDE, LEGACY_LAMBDA_RANGE, ModelConfig, SdpicModel, synthesis_strips
+from sdpic.errors import ParameterError
 from sdpic.threads import torch_threads
 from sdpic.zoo import load_model
 from tests.conftest import smooth_image
@@ -48,6 +49,19 @@ def test_training_forward_shapes() -> None:
     assert out["y_likelihoods"].shape == (2, net.config.latent_channels, 4, 8)
 
 
+def test_rate_proxies_differ_only_in_the_likelihoods() -> None:
+    """The decoder sees the same straight-through ŷ whatever the proxy; an unknown proxy is a typed error."""
+    net = SdpicModel()
+    y = torch.randn(1, net.config.latent_channels, 4, 8) * 3
+    q = torch.full((1, 1, 4, 8), 0.5)
+    q_features = net.quality_encoder(q)
+    outs = {p: net.forward_latents(y, q, q_features, rate_proxy=p) for p in ("noise", "round", "continuous")}
+    assert all(torch.equal(o["x_hat"], outs["round"]["x_hat"]) for o in outs.values())
+    assert not torch.equal(outs["round"]["y_likelihoods"], outs["continuous"]["y_likelihoods"])
+    with pytest.raises(ParameterError, match="rate proxy"):
+        net.forward_latents(y, q, q_features, rate_proxy="gumbel")
+
+
 def test_real_bits_track_the_estimated_bits(model: SdpicModel) -> None:
     """Coding overhead: the file's latent bits are close to the model's float estimate at the same
     rounded values (the exact integer parameter path and the 64-scale table cost a little)."""
@@ -57,7 +71,7 @@ def test_real_bits_track_the_estimated_bits(model: SdpicModel) -> None:
         y = model.analyse(x, q)
         coded, _y_hat = model.compress_latents(y, q)
         # Estimate with the float graph, on the exact quantised latents.
-        out = model.forward(x, q.float() / 64, rate_by_rounding=True)
+        out = model.forward(x, q.float() / 64, rate_proxy="round")
     real_bits = 8 * (len(coded.y_bytes) + len(coded.z_bytes))
     estimate = float(-torch.log2(out["y_likelihoods"]).sum() - torch.log2(out["z_likelihoods"]).sum())
     assert real_bits == pytest.approx(estimate, rel=0.05)
@@ -168,7 +182,7 @@ def _real_and_estimated_bits(model: SdpicModel, img: np.ndarray, level: int) -> 
     q = torch.full((1, 1, x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE), level)
     with torch.no_grad():
         coded, _ = model.compress_latents(model.analyse(x, q), q)
-        out = model.forward(x, q.float() / 64, rate_by_rounding=True)
+        out = model.forward(x, q.float() / 64, rate_proxy="round")
     real = 8 * (len(coded.y_bytes) + len(coded.z_bytes) + len(coded.escapes))
     estimate = float(-torch.log2(out["y_likelihoods"]).sum() - torch.log2(out["z_likelihoods"]).sum())
     return real, estimate

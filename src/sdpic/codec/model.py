@@ -20,7 +20,7 @@
       g_s(ŷ / gain(q), q) ──► x̂
 
 ``forward`` is the training graph (uniform noise for the rate, straight-through rounding for the
-decoder). ``compress_latents`` / ``decompress_latents`` are the coding graph: h_s, ctx and ep run as
+decoder); ``forward_latents`` is its part from y on, for callers that hold latents of their own. ``compress_latents`` / ``decompress_latents`` are the coding graph: h_s, ctx and ep run as
 exact integer networks (:mod:`sdpic.codec.exact`), so decoding is bit-identical everywhere.
 The decoder needs exactly two context passes regardless of image size.
 """
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import FormatError
+from ..errors import FormatError, ParameterError
 from ..threads import torch_threads
 from . import exact
 from .coder import TableCoder, check_stream_length, min_symbol_bits, pack_escapes, unpack_escapes
@@ -186,22 +186,35 @@ class SdpicModel(nn.Module):
         return means, log_scales
 
     def forward(self, x: torch.Tensor, q: torch.Tensor, autocast_transforms: bool = False,
-                rate_by_rounding: bool = False) -> dict:
+                rate_proxy: str = "noise") -> dict:
         """Training pass. x: (B,3,H,W) in [0,1], H and W multiples of 64; q: (B,1,H/16,W/16) in [0,1].
-
-        Likelihoods use additive uniform noise (training); with ``rate_by_rounding`` they are taken at
-        the rounded values the coder will see, which makes them the model's estimate of the real bits.
-        """
+        ``rate_proxy``: see :meth:`forward_latents`."""
         cast = (torch.autocast(x.device.type, dtype=torch.bfloat16) if autocast_transforms else nullcontext())
         q_features = self.quality_encoder(q)
         q_pixels = q.repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
         with cast:
             y = self.g_a(x, q_pixels, q_features)
-        gain = self.latent_gain(q)
-        y = y.float() * gain
+        return self.forward_latents(y.float() * self.latent_gain(q), q, q_features, autocast_transforms, rate_proxy)
+
+    def forward_latents(self, y: torch.Tensor, q: torch.Tensor, q_features: torch.Tensor,
+                        autocast_transforms: bool = False, rate_proxy: str = "noise") -> dict:
+        """The training graph from gained latents y (B,M,h,w) on: likelihoods of y and z, and x̂.
+
+        ``rate_proxy`` says where the likelihoods are taken: ``"noise"`` at y + U(-1/2, 1/2) (training),
+        ``"round"`` at the rounded values the coder sees (straight-through; the model's estimate of the
+        real bits), ``"continuous"`` at y itself. The decoder always sees straight-through rounded ŷ.
+        """
+        if rate_proxy not in ("noise", "round", "continuous"):
+            raise ParameterError(f"unknown rate proxy {rate_proxy!r}")
+
+        def relaxed(v: torch.Tensor, rounded: torch.Tensor) -> torch.Tensor:
+            if rate_proxy == "noise":
+                return v + torch.empty_like(v).uniform_(-0.5, 0.5)
+            return rounded if rate_proxy == "round" else v
+
+        cast = (torch.autocast(y.device.type, dtype=torch.bfloat16) if autocast_transforms else nullcontext())
         z = self.h_a(y)
-        z_tilde = torch.round(z) if rate_by_rounding else z + torch.empty_like(z).uniform_(-0.5, 0.5)
-        z_likelihoods = self.z_prior.likelihood(z_tilde)
+        z_likelihoods = self.z_prior.likelihood(relaxed(z, ste_round(z)))
         hyper = self.h_s(ste_round(z))
 
         mask = anchor_mask(y.shape[2], y.shape[3], y.device)
@@ -214,10 +227,9 @@ class SdpicModel(nn.Module):
         scales = torch.exp(log_scales_a * mask + log_scales_n * (1 - mask)).clamp(SCALE_MIN, SCALE_MAX)
 
         y_hat = ste_round(y - means) + means
-        y_tilde = y_hat if rate_by_rounding else y + torch.empty_like(y).uniform_(-0.5, 0.5)
-        y_likelihoods = self.gaussian(y_tilde, means, scales)
+        y_likelihoods = self.gaussian(relaxed(y, y_hat), means, scales)
         with cast:
-            x_hat = self.g_s(y_hat / gain, q_features)
+            x_hat = self.g_s(y_hat / self.latent_gain(q), q_features)
         return {"x_hat": x_hat.float(), "y_likelihoods": y_likelihoods, "z_likelihoods": z_likelihoods}
 
     # ------------------------------------------------------------------ coding graph

@@ -1,0 +1,123 @@
+"""Encoder-side latent refinement: does optimising y per image (decoder unchanged) lower the real R-D cost?
+
+Amortised encoders leave a gap: g_a(x) is not the latent that minimises rate + λ·distortion for this
+image. Refinement starts from g_a(x) and takes Adam steps on y against the training graph
+(``SdpicModel.forward_latents``), then codes the result with the real coder. The figure of merit is the
+*real* cost J = bpp + λ(q)·255²·MSE of the file (bits counted from the bytes, MSE of the 8-bit
+decoded pixels), before and after, at a uniform quality level. ``--proxy`` picks where the rate
+likelihoods are taken (see ``forward_latents``); the straight-through rounding of ŷ is the same in all.
+
+    .venv/bin/python benchmarks/latent_refinement_probe.py --model sdpic-mse --steps 50 --lr 0.001 \\
+        --proxy noise round continuous --out results/codec/latent_refinement_probe.json
+
+Centre crops keep the probe to minutes on 2 CPU cores; each step is a full forward and backward pass
+of h_a, h_s, the context and parameter networks and g_s, so a full Kodak image costs ~1 s a step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from sdpic.api import padded_tensor
+from sdpic.bench.paths import shared_path
+from sdpic.codec.model import LATENT_STRIDE, QUALITY_LEVELS, SdpicModel
+from sdpic.errors import ParameterError
+from sdpic.outputs import atomic_write_bytes
+from sdpic.zoo import load_model
+
+
+def real_cost(net: SdpicModel, y: torch.Tensor, q_levels: torch.Tensor, x: torch.Tensor,
+              lam: float) -> dict[str, float]:
+    """Code y for real; bits per pixel from the bytes, PSNR of the 8-bit decoded image, J."""
+    coded, y_hat = net.compress_latents(y, q_levels)
+    x_hat = torch.round(net.synthesise(y_hat, q_levels).clamp(0, 1) * 255) / 255
+    bpp = 8 * (len(coded.z_bytes) + len(coded.y_bytes) + len(coded.escapes)) / (x.shape[2] * x.shape[3])
+    mse = float((x_hat - x).square().mean())
+    return {"bpp": bpp, "psnr": 10 * np.log10(1 / mse), "cost": bpp + lam * 255 ** 2 * mse}
+
+
+def refine(net: SdpicModel, y0: torch.Tensor, q_levels: torch.Tensor, x: torch.Tensor, lam: float,
+           steps: int, lr: float, proxy: str) -> torch.Tensor:
+    """Adam on y against the estimated cost (rate by ``proxy`` + λ·255²·MSE of the float x̂)."""
+    q = q_levels.float() / QUALITY_LEVELS
+    with torch.no_grad():
+        q_features = net.quality_encoder(q)
+    y = y0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([y], lr=lr)
+    pixels = x.shape[2] * x.shape[3]
+    for _ in range(steps):
+        out = net.forward_latents(y, q, q_features, rate_proxy=proxy)
+        bits = -torch.log2(out["y_likelihoods"]).sum() - torch.log2(out["z_likelihoods"]).sum()
+        loss = bits / pixels + lam * 255 ** 2 * (out["x_hat"] - x).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return y.detach()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="sdpic-mse")
+    p.add_argument("--images", nargs="+", default=["kodim01", "kodim05", "kodim15", "kodim23"])
+    p.add_argument("--crop", type=int, nargs=2, default=(256, 384), metavar=("H", "W"))
+    p.add_argument("--levels", type=int, nargs="+", default=[16, 48])
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--proxy", nargs="+", default=["noise"], choices=["noise", "round", "continuous"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    if any(not 0 <= level <= QUALITY_LEVELS for level in args.levels):
+        raise ParameterError(f"levels must lie in 0..{QUALITY_LEVELS}")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    net = load_model(args.model).eval().requires_grad_(False)
+    rows = []
+    jobs = [(name, level) for name in args.images for level in args.levels]
+    for name, level in tqdm(jobs, desc="refinement probe", unit="point"):
+        path = shared_path("data", "kodak", f"{name}.png")
+        if not path.is_file():
+            raise ParameterError(f"{path}: no such Kodak image (the probe reads ../shared/data/kodak)")
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        h, w = args.crop
+        top, left = (rgb.shape[0] - h) // 2, (rgb.shape[1] - w) // 2
+        x = padded_tensor(rgb[top:top + h, left:left + w])
+        shape = (1, 1, x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE)
+        q_levels = torch.full(shape, level, dtype=torch.int64)
+        lam = float(net.lambda_map(torch.tensor(level / QUALITY_LEVELS)))
+        y0 = net.analyse(x, q_levels)
+        row = {"image": name, "level": level, "lambda": lam, "amortised": real_cost(net, y0, q_levels, x, lam)}
+        for proxy in args.proxy:
+            start = time.perf_counter()
+            y = refine(net, y0, q_levels, x, lam, args.steps, args.lr, proxy)
+            row[proxy] = {**real_cost(net, y, q_levels, x, lam),
+                          "seconds_per_step": (time.perf_counter() - start) / max(args.steps, 1)}
+        rows.append(row)
+    summary = {proxy: 100 * float(np.mean([r[proxy]["cost"] / r["amortised"]["cost"] - 1 for r in rows]))
+               for proxy in args.proxy}
+    for proxy, change in summary.items():
+        print(f"{proxy:>10}: real cost J {change:+.2f}% (mean of {len(rows)} points, "
+              f"{args.steps} steps, lr {args.lr:g})")
+    if args.out:
+        doc = {"model": args.model, "crop": list(args.crop), "steps": args.steps, "lr": args.lr,
+               "mean_cost_change_percent": summary, "rows": rows,
+               "command": "benchmarks/latent_refinement_probe.py " + " ".join(sys.argv[1:] if argv is None else argv)}
+        atomic_write_bytes(args.out, (json.dumps(doc, indent=1) + "\n").encode())
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
