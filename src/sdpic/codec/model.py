@@ -20,8 +20,9 @@
       g_s(ŷ / gain(q), q) ──► x̂
 
 ``forward`` is the training graph (uniform noise for the rate, straight-through rounding for the
-decoder); ``forward_latents`` is its part from y on, for callers that hold latents of their own. ``compress_latents`` / ``decompress_latents`` are the coding graph: h_s, ctx and ep run as
-exact integer networks (:mod:`sdpic.codec.exact`), so decoding is bit-identical everywhere.
+decoder); ``forward_latents`` is its part from y on, for callers that hold latents of their own.
+``compress_latents`` / ``decompress_latents`` are the coding graph: h_s, ctx and ep run as exact integer
+networks (:mod:`sdpic.codec.exact`), so decoding is bit-identical everywhere.
 The decoder needs exactly two context passes regardless of image size.
 """
 
