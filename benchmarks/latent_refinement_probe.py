@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from sdpic.api import padded_tensor
 from sdpic.bench.paths import shared_path
-from sdpic.codec.model import LATENT_STRIDE, QUALITY_LEVELS, SdpicModel
+from sdpic.codec.model import LATENT_STRIDE, QUALITY_LEVELS, RateProxy, SdpicModel
 from sdpic.errors import ParameterError
 from sdpic.outputs import atomic_write_bytes
 from sdpic.zoo import load_model
@@ -46,7 +46,7 @@ def real_cost(net: SdpicModel, y: torch.Tensor, q_levels: torch.Tensor, x: torch
 
 
 def refine(net: SdpicModel, y0: torch.Tensor, q_levels: torch.Tensor, x: torch.Tensor, lam: float,
-           steps: int, lr: float, proxy: str) -> torch.Tensor:
+           steps: int, lr: float, proxy: RateProxy) -> torch.Tensor:
     """Adam on y against the estimated cost (rate by ``proxy`` + λ·255²·MSE of the float x̂)."""
     q = q_levels.float() / QUALITY_LEVELS
     with torch.no_grad():

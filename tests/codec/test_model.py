@@ -59,7 +59,7 @@ def test_rate_proxies_differ_only_in_the_likelihoods() -> None:
     assert all(torch.equal(o["x_hat"], outs["round"]["x_hat"]) for o in outs.values())
     assert not torch.equal(outs["round"]["y_likelihoods"], outs["continuous"]["y_likelihoods"])
     with pytest.raises(ParameterError, match="rate proxy"):
-        net.forward_latents(y, q, q_features, rate_proxy="gumbel")
+        net.forward_latents(y, q, q_features, rate_proxy="gumbel")  # type: ignore[arg-type]
 
 
 def test_real_bits_track_the_estimated_bits(model: SdpicModel) -> None:

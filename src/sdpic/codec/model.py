@@ -32,6 +32,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import torch
@@ -114,6 +115,9 @@ class ModelConfig:
         return cls(**fields)
 
 
+#: Where ``forward_latents`` takes the likelihoods (see there).
+RateProxy = Literal["noise", "round", "continuous"]
+
 # λ range of every run before session 6 widened it (its lowest level could not code below ~0.24 bpp).
 LEGACY_LAMBDA_RANGE = (0.0015, 0.08)
 
@@ -187,7 +191,7 @@ class SdpicModel(nn.Module):
         return means, log_scales
 
     def forward(self, x: torch.Tensor, q: torch.Tensor, autocast_transforms: bool = False,
-                rate_proxy: str = "noise") -> dict:
+                rate_proxy: RateProxy = "noise") -> dict:
         """Training pass. x: (B,3,H,W) in [0,1], H and W multiples of 64; q: (B,1,H/16,W/16) in [0,1].
         ``rate_proxy``: see :meth:`forward_latents`."""
         cast = (torch.autocast(x.device.type, dtype=torch.bfloat16) if autocast_transforms else nullcontext())
@@ -198,14 +202,14 @@ class SdpicModel(nn.Module):
         return self.forward_latents(y.float() * self.latent_gain(q), q, q_features, autocast_transforms, rate_proxy)
 
     def forward_latents(self, y: torch.Tensor, q: torch.Tensor, q_features: torch.Tensor,
-                        autocast_transforms: bool = False, rate_proxy: str = "noise") -> dict:
+                        autocast_transforms: bool = False, rate_proxy: RateProxy = "noise") -> dict:
         """The training graph from gained latents y (B,M,h,w) on: likelihoods of y and z, and x̂.
 
         ``rate_proxy`` says where the likelihoods are taken: ``"noise"`` at y + U(-1/2, 1/2) (training),
         ``"round"`` at the rounded values the coder sees (straight-through; the model's estimate of the
         real bits), ``"continuous"`` at y itself. The decoder always sees straight-through rounded ŷ.
         """
-        if rate_proxy not in ("noise", "round", "continuous"):
+        if rate_proxy not in get_args(RateProxy):
             raise ParameterError(f"unknown rate proxy {rate_proxy!r}")
 
         def relaxed(v: torch.Tensor, rounded: torch.Tensor) -> torch.Tensor:
