@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from sdpic.api import padded_tensor
 from sdpic.bench.paths import shared_path
+from sdpic.cli import script_status
 from sdpic.codec.model import LATENT_STRIDE, QUALITY_LEVELS, RateProxy, SdpicModel
 from sdpic.errors import ParameterError
 from sdpic.outputs import atomic_write_bytes
@@ -116,8 +117,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except ParameterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(script_status(main))

@@ -23,6 +23,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
+from sdpic.cli import script_status
 from sdpic.errors import ParameterError
 from sdpic.train.data import _prepare, default_train_folders, list_images
 
@@ -102,8 +103,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except ParameterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(script_status(main))

@@ -32,6 +32,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from sdpic.cli import script_status
 from sdpic.errors import ParameterError
 from sdpic.outputs import atomic_write_bytes
 from sdpic.zoo import entry_by_name, weights_hash
@@ -126,10 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     try:
-        sys.exit(main())
-    except ParameterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(script_status(main))
     except subprocess.CalledProcessError as exc:
         print(f"error: the bench failed (exit {exc.returncode}): {' '.join(exc.cmd)}", file=sys.stderr)
         sys.exit(1)

@@ -99,3 +99,16 @@ def test_folder_of_streams_decompresses_next_to_them(tmp_path: Path, image_file:
     assert Image.open(streams / "a.png").size == (80, 48)
     # -o with a folder input is refused with a clear message
     assert main(["decompress", str(tmp_path / "streams"), "-o", str(tmp_path / "x.png")]) == 1
+
+
+def test_script_status_turns_a_parameter_error_into_one_line_and_status_2(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from sdpic.cli import script_status
+    from sdpic.errors import ParameterError
+
+    def bad() -> int:
+        raise ParameterError("no such level")
+
+    assert script_status(bad) == 2
+    assert capsys.readouterr().err == "error: no such level\n"
+    assert script_status(lambda: 0) == 0

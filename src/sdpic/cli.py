@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from .errors import SdpicError
+from .errors import ParameterError, SdpicError
 
 # Modules providing subcommands. A module that is missing from this build is simply not offered.
 _SUBCOMMAND_MODULES = (
@@ -57,6 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sdpic: interrupted", file=sys.stderr)
         return 130
+
+
+def script_status(script_main: Callable[[], int]) -> int:
+    """Exit status of a stand-alone script's ``main`` (benchmarks/): a bad argument or input
+    (:class:`sdpic.errors.ParameterError`) is one ``error:`` line and status 2, not a traceback."""
+    try:
+        return script_main()
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
