@@ -32,6 +32,7 @@ from sdpic.bench.paths import shared_path
 from sdpic.cli import script_status
 from sdpic.codec.model import LATENT_STRIDE, QUALITY_LEVELS, RateProxy, SdpicModel
 from sdpic.errors import ParameterError
+from sdpic.metric import classic
 from sdpic.outputs import atomic_write_bytes
 from sdpic.zoo import load_model
 
@@ -42,8 +43,8 @@ def real_cost(net: SdpicModel, y: torch.Tensor, q_levels: torch.Tensor, x: torch
     coded, y_hat = net.compress_latents(y, q_levels)
     x_hat = torch.round(net.synthesise(y_hat, q_levels).clamp(0, 1) * 255) / 255
     bpp = 8 * (len(coded.z_bytes) + len(coded.y_bytes) + len(coded.escapes)) / (x.shape[2] * x.shape[3])
-    mse = float((x_hat - x).square().mean())
-    return {"bpp": bpp, "psnr": 10 * np.log10(1 / mse), "cost": bpp + lam * 255 ** 2 * mse}
+    mse = float(classic.mse(x_hat, x)[0])
+    return {"bpp": bpp, "psnr": float(classic.psnr(x_hat, x)[0]), "cost": bpp + lam * 255 ** 2 * mse}
 
 
 def refine(net: SdpicModel, y0: torch.Tensor, q_levels: torch.Tensor, x: torch.Tensor, lam: float,
@@ -65,6 +66,15 @@ def refine(net: SdpicModel, y0: torch.Tensor, q_levels: torch.Tensor, x: torch.T
     return y.detach()
 
 
+def _centre_crop(name: str, height: int, width: int) -> torch.Tensor:
+    path = shared_path("data", "kodak", f"{name}.png")
+    if not path.is_file():
+        raise ParameterError(f"{path}: no such Kodak image (the probe reads ../shared/data/kodak)")
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    top, left = (rgb.shape[0] - height) // 2, (rgb.shape[1] - width) // 2
+    return padded_tensor(rgb[top:top + height, left:left + width])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="sdpic-mse")
@@ -83,15 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     net = load_model(args.model).eval().requires_grad_(False)
     rows = []
+    crops = {name: _centre_crop(name, *args.crop) for name in args.images}  # each image read once
     jobs = [(name, level) for name in args.images for level in args.levels]
     for name, level in tqdm(jobs, desc="refinement probe", unit="point"):
-        path = shared_path("data", "kodak", f"{name}.png")
-        if not path.is_file():
-            raise ParameterError(f"{path}: no such Kodak image (the probe reads ../shared/data/kodak)")
-        rgb = np.asarray(Image.open(path).convert("RGB"))
-        h, w = args.crop
-        top, left = (rgb.shape[0] - h) // 2, (rgb.shape[1] - w) // 2
-        x = padded_tensor(rgb[top:top + h, left:left + w])
+        x = crops[name]
         shape = (1, 1, x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE)
         q_levels = torch.full(shape, level, dtype=torch.int64)
         lam = float(net.lambda_map(torch.tensor(level / QUALITY_LEVELS)))
