@@ -34,6 +34,7 @@ from sdpic.codec.model import LATENT_STRIDE, QUALITY_LEVELS, RateProxy, SdpicMod
 from sdpic.errors import ParameterError
 from sdpic.metric import classic
 from sdpic.outputs import atomic_write_bytes
+from sdpic.train.losses import TrainingLoss, get_objective
 from sdpic.zoo import load_model
 
 
@@ -47,19 +48,18 @@ def real_cost(net: SdpicModel, y: torch.Tensor, q_levels: torch.Tensor, x: torch
     return {"bpp": bpp, "psnr": float(classic.psnr(x_hat, x)[0]), "cost": bpp + lam * 255 ** 2 * mse}
 
 
-def refine(net: SdpicModel, y0: torch.Tensor, q_levels: torch.Tensor, x: torch.Tensor, lam: float,
-           steps: int, lr: float, proxy: RateProxy) -> torch.Tensor:
-    """Adam on y against the estimated cost (rate by ``proxy`` + λ·255²·MSE of the float x̂)."""
+def refine(net: SdpicModel, y0: torch.Tensor, q_levels: torch.Tensor, x: torch.Tensor, steps: int, lr: float,
+           proxy: RateProxy) -> torch.Tensor:
+    """Adam on y against the ``mse`` training objective (rate by ``proxy`` + λ(q)·255²·MSE of the float x̂)."""
     q = q_levels.float() / QUALITY_LEVELS
+    objective = TrainingLoss(get_objective("mse"))
     with torch.no_grad():
         q_features = net.quality_encoder(q)
     y = y0.clone().requires_grad_(True)
     opt = torch.optim.Adam([y], lr=lr)
-    pixels = x.shape[2] * x.shape[3]
     for _ in range(steps):
         out = net.forward_latents(y, q, q_features, rate_proxy=proxy)
-        bits = -torch.log2(out["y_likelihoods"]).sum() - torch.log2(out["z_likelihoods"]).sum()
-        loss = bits / pixels + lam * 255 ** 2 * (out["x_hat"] - x).square().mean()
+        loss = objective(net, x, q, out)["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         row = {"image": name, "level": level, "lambda": lam, "amortised": real_cost(net, y0, q_levels, x, lam)}
         for proxy in args.proxy:
             start = time.perf_counter()
-            y = refine(net, y0, q_levels, x, lam, args.steps, args.lr, proxy)
+            y = refine(net, y0, q_levels, x, args.steps, args.lr, proxy)
             row[proxy] = {**real_cost(net, y, q_levels, x, lam),
                           "seconds_per_step": (time.perf_counter() - start) / max(args.steps, 1)}
         rows.append(row)

@@ -23,9 +23,9 @@ def test_real_cost_counts_the_coded_bytes_and_refinement_moves_y() -> None:
     assert cost["bpp"] == 8 * (len(coded.z_bytes) + len(coded.y_bytes) + len(coded.escapes)) / (64 * 128)
     assert cost["cost"] == pytest.approx(cost["bpp"] + lam * 255 ** 2 * 10 ** (-cost["psnr"] / 10))
     torch.manual_seed(0)
-    y = probe.refine(net, y0, q_levels, x, lam, steps=2, lr=1e-2, proxy="noise")
+    y = probe.refine(net, y0, q_levels, x, steps=2, lr=1e-2, proxy="noise")
     assert y.shape == y0.shape and not y.requires_grad and not torch.equal(y, y0)
-    assert torch.equal(probe.refine(net, y0, q_levels, x, lam, steps=0, lr=1e-2, proxy="noise"), y0)
+    assert torch.equal(probe.refine(net, y0, q_levels, x, steps=0, lr=1e-2, proxy="noise"), y0)
 
 
 def test_out_of_range_levels_are_a_typed_error() -> None:
