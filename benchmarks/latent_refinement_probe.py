@@ -24,14 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
-from sdpic.api import padded_tensor
+from sdpic.api import decoded_pixels, padded_tensor
 from sdpic.bench.paths import shared_path
 from sdpic.cli import script_status
 from sdpic.codec.model import LATENT_STRIDE, QUALITY_LEVELS, RateProxy, SdpicModel
 from sdpic.errors import ParameterError
+from sdpic.image_io import load_image
 from sdpic.metric import classic
 from sdpic.outputs import atomic_write_bytes
 from sdpic.train.losses import TrainingLoss, get_objective
@@ -42,7 +42,7 @@ def real_cost(net: SdpicModel, y: torch.Tensor, q_levels: torch.Tensor, x: torch
               lam: float) -> dict[str, float]:
     """Code y for real; bits per pixel from the bytes, PSNR of the 8-bit decoded image, J."""
     coded, y_hat = net.compress_latents(y, q_levels)
-    x_hat = torch.round(net.synthesise(y_hat, q_levels).clamp(0, 1) * 255) / 255
+    x_hat = padded_tensor(decoded_pixels(net.synthesise(y_hat, q_levels), x.shape[2], x.shape[3]))
     bpp = 8 * (len(coded.z_bytes) + len(coded.y_bytes) + len(coded.escapes)) / (x.shape[2] * x.shape[3])
     mse = float(classic.mse(x_hat, x)[0])
     return {"bpp": bpp, "psnr": float(classic.psnr(x_hat, x)[0]), "cost": bpp + lam * 255 ** 2 * mse}
@@ -70,7 +70,7 @@ def _centre_crop(name: str, height: int, width: int) -> torch.Tensor:
     path = shared_path("data", "kodak", f"{name}.png")
     if not path.is_file():
         raise ParameterError(f"{path}: no such Kodak image (the probe reads ../shared/data/kodak)")
-    rgb = np.asarray(Image.open(path).convert("RGB"))
+    rgb = load_image(path).rgb
     top, left = (rgb.shape[0] - height) // 2, (rgb.shape[1] - width) // 2
     return padded_tensor(rgb[top:top + height, left:left + width])
 
