@@ -11,10 +11,11 @@
 #   3. reruns MODEL's Kodak rows in results/bench/kodak_rd.json (other codecs kept) and redraws the plots,
 #      the model card's measured table, the table vs AVIF and the tables vs JPEG and WebP;
 #   4. the default model only: the --saliency none/auto allocation table and figure;
-#   5. reruns MODEL's task rows (classify / detect / segment) and redraws the task plot and table.
+#   5. reruns MODEL's task rows (classify / detect / segment) and redraws the task plot and table;
+#   6. regenerates the README's table of issue targets (benchmarks/issue_targets.py).
 # Recipe changes for the learning-curve plot are stored in its JSON; add new ones first with
 #   .venv/bin/python benchmarks/learning_curve.py --out results/codec/learning_curve_kodak8.json --mark STEP:LABEL
-# To choose WEIGHTS among snapshots, benchmarks/pick_weights.py. About 35 min on 2 cores. The model card, README and results READMEs are then edited by hand from
+# To choose WEIGHTS among snapshots, benchmarks/pick_weights.py. About 35 min on 2 cores. The model card prose, the rest of the README and the results READMEs are then edited by hand from
 # these files; the step times are printed so the READMEs can quote them.
 set -euo pipefail
 
@@ -77,5 +78,8 @@ $SDPIC bench task --task segment --codecs "$MODEL" --bpp 0.1,0.2,0.4 --workers 2
   --update results/bench/task_segment.json --force
 $SDPIC bench report results/bench/task_classify.json results/bench/task_detect.json \
   results/bench/task_segment.json --plot results/bench/tasks
+
+step "the README's table of issue targets"
+$PY benchmarks/issue_targets.py --into README.md
 
 step "done; now update the model card, README and results READMEs from these files"
