@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         # The allocator reads these at start-up only: restart this command with them set.
         env = {**os.environ, **ALLOCATOR_ENV, "SDPIC_NO_REEXEC": "1"}
         os.execve(sys.executable, [sys.executable, "-m", "sdpic.cli", *sys.argv[1:]], env)
-    from .loop import TrainConfig, train
+    from .loop import TrainConfig, is_main_process, train
 
     _stop_on_signals()
     cfg = TrainConfig(
@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         lambda_range=tuple(args.lambda_range) if args.lambda_range else None,
     )
     path = train(cfg)
-    print(f"checkpoint: {path}")
+    if is_main_process():
+        print(f"checkpoint: {path}")
     return 0
 
 

@@ -113,8 +113,10 @@ def bf16_is_fast(device: torch.device) -> bool:
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def _is_main() -> bool:
-    return not dist.is_initialized() or dist.get_rank() == 0
+def is_main_process() -> bool:
+    """A plain run, or rank 0 of a ``torchrun`` launch (torchrun sets ``RANK`` for every worker; read
+    from there, it holds before the process group exists and after it is gone)."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def train(cfg: TrainConfig) -> Path:
@@ -130,7 +132,8 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if cfg.bf16 and not bf16_is_fast(device):
-        print("bf16 autocast disabled: this CPU has no native bf16 convolutions (they would be ~25x slower)")
+        if is_main_process():
+            print("bf16 autocast disabled: this CPU has no native bf16 convolutions (they would be ~25x slower)")
         cfg.bf16 = False
     if cfg.seed is not None:
         torch.manual_seed(cfg.seed + (dist.get_rank() if distributed else 0))
@@ -170,15 +173,21 @@ def train(cfg: TrainConfig) -> Path:
 
     criterion = TrainingLoss(objective).to(device)
     folders = cfg.folders or default_train_folders()
-    dataset = CropDataset(list_images(folders), crop=cfg.crop, progress=_is_main(),
+    # Rank 0 computes the saliency maps and fills the cache first; the other ranks then read it instead
+    # of computing the same maps again and racing to write the same file.
+    if distributed and not is_main_process():
+        dist.barrier()
+    dataset = CropDataset(list_images(folders), crop=cfg.crop, progress=is_main_process(),
                           with_saliency=objective.needs_saliency, saliency_cache=cfg.run_dir / "saliency_maps.npz")
+    if distributed and is_main_process():
+        dist.barrier()
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, num_workers=0)
     batches = iter(loader)
     log_path = cfg.run_dir / "log.jsonl"
     started = time.monotonic()
     last_ckpt = started
     latent = cfg.crop // LATENT_STRIDE
-    bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", disable=not _is_main(),
+    bar = tqdm(total=cfg.steps, initial=step, desc="training", unit="step", disable=not is_main_process(),
                dynamic_ncols=True)
     running: dict[str, float] = {}
     running_steps = 0  # a resumed run's first log line covers fewer than log_every steps
@@ -211,22 +220,22 @@ def train(cfg: TrainConfig) -> Path:
             for k, v in terms.items():
                 running[k] = running.get(k, 0.0) + float(v.detach())
             running_steps += 1
-            if step % cfg.log_every == 0 and _is_main():
+            if step % cfg.log_every == 0 and is_main_process():
                 avg = {k: v / running_steps for k, v in running.items()}
                 averaged_steps, running, running_steps = running_steps, {}, 0
                 bar.set_postfix(loss=f"{avg['loss']:.3f}", bpp=f"{avg['bpp']:.3f}")
                 with log_path.open("a") as fh:
                     fh.write(json.dumps({"step": step, "time": time.time(), "lr": lr, "averaged_steps": averaged_steps,
                                          **{k: round(v, 6) for k, v in avg.items()}}) + "\n")
-            if _is_main() and step % cfg.snapshot_every == 0:
+            if is_main_process() and step % cfg.snapshot_every == 0:
                 _snapshots(model, average, cfg.run_dir, step, cfg.objective)
                 snapshot_step = step
-            if _is_main() and time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
+            if is_main_process() and time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
                 _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective, average)
                 last_ckpt = time.monotonic()
     finally:
         bar.close()
-        if _is_main():
+        if is_main_process():
             _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective, average)
             if snapshot_step != step:  # the stopping step's weights, both kinds
                 _snapshots(model, average, cfg.run_dir, step, cfg.objective)
