@@ -28,12 +28,16 @@ def test_two_workers_train_one_model_and_only_rank_0_writes(tmp_path: Path) -> N
         Image.fromarray(pixels).save(plain / f"{i}.png")
     run = tmp_path / "run"
     env = {**os.environ, "SDPIC_NO_REEXEC": "1", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "sdpic.cli", "train", "--run-dir", str(run), "--data", str(tmp_path / "ecssd" / "images"), str(plain),
-         "--objective", "perceptual", "--steps", "3", "--batch-size", "1", "--crop", "64", "--threads", "1",
-         "--snapshot-every", "2", "--seed", "0", "--no-bf16"],
-        capture_output=True, text=True, timeout=300, env=env)
+
+    def torchrun(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+             "-m", "sdpic.cli", "train", "--run-dir", str(run), "--data", str(tmp_path / "ecssd" / "images"),
+             str(plain), "--objective", "perceptual", "--batch-size", "1", "--crop", "64", "--threads", "1",
+             "--snapshot-every", "2", "--seed", "0", "--no-bf16", *extra],
+            capture_output=True, text=True, timeout=300, env=env)
+
+    result = torchrun("--steps", "3")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("checkpoint:") == 1, result.stdout
     assert sorted(p.name for p in (run / "snapshots").iterdir()) == [
@@ -42,3 +46,9 @@ def test_two_workers_train_one_model_and_only_rank_0_writes(tmp_path: Path) -> N
     with np.load(run / "saliency_maps.npz") as cache:
         assert len(cache.files) == 4
     assert not list(run.glob("*.tmp*")), "no temporary files left behind"
+
+    # --max-minutes: the workers agree on the step to stop at (one stopping alone would leave the other
+    # waiting in the gradient all-reduce); the resumed run stops on time and exits cleanly.
+    resumed = torchrun("--steps", "100000", "--max-minutes", "0.05")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert resumed.stdout.count("checkpoint:") == 1, resumed.stdout

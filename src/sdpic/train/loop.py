@@ -194,7 +194,12 @@ def train(cfg: TrainConfig) -> Path:
     snapshot_step = -1
     try:
         while step < cfg.steps:
-            if cfg.max_minutes and time.monotonic() - started > 60 * cfg.max_minutes:
+            out_of_time = bool(cfg.max_minutes) and time.monotonic() - started > 60 * cfg.max_minutes
+            if distributed:  # every worker must stop at the same step, or the others wait in all-reduce forever
+                flag = torch.tensor([float(out_of_time)], device=device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                out_of_time = bool(flag.item())
+            if out_of_time:
                 break
             lr = learning_rate(cfg, step, optimizer_start)
             for group in optimizer.param_groups:
