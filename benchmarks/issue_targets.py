@@ -15,7 +15,6 @@ the figures are those of the last `sdpic bench rd` / `bench task` / `codec_speed
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 from collections.abc import Callable
@@ -69,10 +68,9 @@ def bd_rate(codec: str, metric: str, reference: str) -> Callable[[dict[str, Any]
         for name in (codec, reference):
             if not doc["codecs"].get(name, {}).get("points"):
                 raise ParameterError(f"no measured points for {name!r} in the RD results")
-        doc = copy.deepcopy(doc)
-        doc["reference"] = reference
-        add_bd_rates(doc)
-        value = doc["bd_rate"][metric][codec]
+        view = {"reference": reference, "codecs": doc["codecs"]}  # add_bd_rates only writes view["bd_rate"]
+        add_bd_rates(view)
+        value = view["bd_rate"][metric][codec]
         if value is None:
             raise ParameterError(f"BD-rate of {codec!r} vs {reference!r} on {metric} undefined (no overlap)")
         return Measured(value, signed(value, 1, "%"))

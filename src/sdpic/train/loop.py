@@ -195,7 +195,7 @@ def train(cfg: TrainConfig) -> Path:
     try:
         while step < cfg.steps:
             out_of_time = bool(cfg.max_minutes) and time.monotonic() - started > 60 * cfg.max_minutes
-            if distributed:  # every worker must stop at the same step, or the others wait in all-reduce forever
+            if distributed and cfg.max_minutes:  # all stop at one step, or the rest wait in all-reduce forever
                 flag = torch.tensor([float(out_of_time)], device=device)
                 dist.all_reduce(flag, op=dist.ReduceOp.MAX)
                 out_of_time = bool(flag.item())
