@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sdpic.bench import report
 from sdpic.bench.rd import add_bd_rates
 from sdpic.bench.report import replace_marked_block
 from sdpic.cli import script_status
@@ -57,7 +58,7 @@ class Target:
 
 def signed(value: float, digits: int, suffix: str = "") -> str:
     """``+1.5%`` / ``−1.5%``, with the typographic minus the hand-written docs use."""
-    return f"{value:+.{digits}f}{suffix}".replace("-", "\u2212")
+    return report.signed(value, digits, suffix, minus="\u2212")
 
 
 def bd_rate(codec: str, metric: str, reference: str) -> Callable[[dict[str, Any]], Measured]:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sdpic.api import decoded_pixels, padded_tensor
+from sdpic.api import decoded_pixels, pack_coded, padded_tensor
 from sdpic.bench.paths import shared_path
 from sdpic.cli import script_status
 from sdpic.codec.model import LATENT_STRIDE, QUALITY_LEVELS, RateProxy, SdpicModel
@@ -38,14 +38,19 @@ from sdpic.train.losses import TrainingLoss, get_objective
 from sdpic.zoo import load_model
 
 
-def real_cost(net: SdpicModel, y: torch.Tensor, q_levels: torch.Tensor, x: torch.Tensor,
+def real_cost(model: str, net: SdpicModel, y: torch.Tensor, level: int, x: torch.Tensor,
               lam: float) -> dict[str, float]:
-    """Code y for real; bits per pixel from the bytes, PSNR of the 8-bit decoded image, J."""
+    """Code y at a uniform ``level`` for real; bits per pixel of the whole ``.sdpic`` file (header
+    included, as every reported bitrate), PSNR of the 8-bit decoded image, J."""
+    height, width = x.shape[2], x.shape[3]
+    levels = np.full((height // LATENT_STRIDE, width // LATENT_STRIDE), level, dtype=np.int64)
+    q_levels = torch.from_numpy(levels)[None, None]
     coded, y_hat = net.compress_latents(y, q_levels)
-    x_hat = padded_tensor(decoded_pixels(net.synthesise(y_hat, q_levels), x.shape[2], x.shape[3]))
-    bpp = 8 * (len(coded.z_bytes) + len(coded.y_bytes) + len(coded.escapes)) / (x.shape[2] * x.shape[3])
-    mse = float(classic.mse(x_hat, x)[0])
-    return {"bpp": bpp, "psnr": float(classic.psnr(x_hat, x)[0]), "cost": bpp + lam * 255 ** 2 * mse}
+    quality = round(level * 100 / QUALITY_LEVELS)
+    bpp = 8 * len(pack_coded(model, coded, levels, level, width, height, False, quality)) / (height * width)
+    x_hat = padded_tensor(decoded_pixels(net.synthesise(y_hat, q_levels), height, width))
+    mse = classic.mse(x_hat, x)
+    return {"bpp": bpp, "psnr": float(classic.psnr_from_mse(mse)[0]), "cost": bpp + lam * 255 ** 2 * float(mse[0])}
 
 
 def refine(net: SdpicModel, y0: torch.Tensor, q_levels: torch.Tensor, x: torch.Tensor, steps: int, lr: float,
@@ -101,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         q_levels = torch.full(shape, level, dtype=torch.int64)
         lam = float(net.lambda_map(torch.tensor(level / QUALITY_LEVELS)))
         y0 = net.analyse(x, q_levels)
-        row = {"image": name, "level": level, "lambda": lam, "amortised": real_cost(net, y0, q_levels, x, lam)}
+        row = {"image": name, "level": level, "lambda": lam,
+               "amortised": real_cost(args.model, net, y0, level, x, lam)}
         for proxy in args.proxy:
             start = time.perf_counter()
             y = refine(net, y0, q_levels, x, args.steps, args.lr, proxy)
-            row[proxy] = {**real_cost(net, y, q_levels, x, lam),
+            row[proxy] = {**real_cost(args.model, net, y, level, x, lam),
                           "seconds_per_step": (time.perf_counter() - start) / max(args.steps, 1)}
         rows.append(row)
     summary = {proxy: 100 * float(np.mean([r[proxy]["cost"] / r["amortised"]["cost"] - 1 for r in rows]))

@@ -1,10 +1,11 @@
-"""benchmarks/latent_refinement_probe.py: the cost it reports is the real coder's, refinement keeps y's shape."""
+"""benchmarks/latent_refinement_probe.py: the cost it reports is the real file's, refinement keeps y's shape."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+import sdpic
 from benchmarks import latent_refinement_probe as probe
 from sdpic.api import padded_tensor
 from sdpic.errors import ParameterError
@@ -18,9 +19,9 @@ def test_real_cost_counts_the_coded_bytes_and_refinement_moves_y() -> None:
     q_levels = torch.full((1, 1, 4, 8), 32, dtype=torch.int64)
     lam = float(net.lambda_map(torch.tensor(0.5)))
     y0 = net.analyse(x, q_levels)
-    cost = probe.real_cost(net, y0, q_levels, x, lam)
-    coded, _ = net.compress_latents(y0, q_levels)
-    assert cost["bpp"] == 8 * (len(coded.z_bytes) + len(coded.y_bytes) + len(coded.escapes)) / (64 * 128)
+    cost = probe.real_cost("sdpic-mse", net, y0, 32, x, lam)
+    # The amortised latents at level 32 (quality 50) are what `sdpic.compress` codes: the same file.
+    assert cost["bpp"] == 8 * len(sdpic.compress(smooth_image(64, 128), quality=50, model="sdpic-mse")) / (64 * 128)
     assert cost["cost"] == pytest.approx(cost["bpp"] + lam * 255 ** 2 * 10 ** (-cost["psnr"] / 10))
     torch.manual_seed(0)
     y = probe.refine(net, y0, q_levels, x, steps=2, lr=1e-2, proxy="noise")

@@ -66,7 +66,6 @@ def encode(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = Non
     """Compress and also return the quality levels used (for reports); see :func:`compress`."""
     loaded = load_image(image)
     level = quality_to_level(quality)
-    entry = entry_by_name(model)
     net = load_model(model)
     sal = _saliency_map(saliency, loaded.rgb)
     with torch_threads(threads), torch.inference_mode():
@@ -77,12 +76,21 @@ def encode(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = Non
         q_levels = torch.from_numpy(levels)[None, None]
         y = net.analyse(x, q_levels)
         coded, _ = net.compress_latents(y, q_levels)
+    data = pack_coded(model, coded, levels, level, loaded.width, loaded.height, loaded.greyscale, round(quality))
+    return EncodeResult(data, levels)
+
+
+def pack_coded(model: str, coded: CodedLatents, levels: np.ndarray, level: int, width: int, height: int,
+               greyscale: bool, quality: int) -> bytes:
+    """The ``.sdpic`` file of one coded image: header (model id, weights hash, size, colour, quality) and
+    sections. Its length is what every reported bitrate counts."""
+    entry = entry_by_name(model)
     container = fmt.Container(
-        model_id=entry.model_id, weights_hash=weights_hash(entry.path), width=loaded.width, height=loaded.height,
-        colour=fmt.Colour.GREYSCALE if loaded.greyscale else fmt.Colour.RGB, quality=round(quality),
+        model_id=entry.model_id, weights_hash=weights_hash(entry.path), width=width, height=height,
+        colour=fmt.Colour.GREYSCALE if greyscale else fmt.Colour.RGB, quality=quality,
         level=level, sections=stream_sections(coded, levels, level),
     )
-    return EncodeResult(fmt.pack(container), levels)
+    return fmt.pack(container)
 
 
 def stream_sections(coded: CodedLatents, levels: np.ndarray, level: int) -> dict[fmt.Section, bytes]:

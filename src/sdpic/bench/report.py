@@ -131,10 +131,15 @@ def _save_figure(fig: Figure, out: Path) -> Path:
     return out
 
 
+def signed(value: float, digits: int, suffix: str = "", minus: str = "-") -> str:
+    """``+1.5%`` / ``-1.5%``; ``minus="\u2212"`` gives the typographic minus of the hand-written docs."""
+    return f"{value:+.{digits}f}{suffix}".replace("-", minus)
+
+
 def _fmt(v: float | None, digits: int = 1, suffix: str = "") -> str:
     if v is None:
         return "n/a"
-    return f"{v:+.{digits}f}{suffix}" if suffix == "%" else f"{v:.{digits}f}{suffix}"
+    return signed(v, digits, suffix) if suffix == "%" else f"{v:.{digits}f}{suffix}"
 
 
 def markdown_table(doc: dict[str, Any]) -> str:

@@ -56,7 +56,11 @@ def mse(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB per image, shape ``(N,)``; differentiable, capped at 100 dB."""
-    err = mse(x, y)
+    return psnr_from_mse(mse(x, y), data_range)
+
+
+def psnr_from_mse(err: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """PSNR in dB of mean squared errors ``err``, capped at 100 dB (for callers that also need the MSE)."""
     floor = 1e-10 * data_range**2
     return 10.0 * torch.log10(data_range**2 / torch.clamp(err, min=floor))
 
