@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sdpic.bench import report
-from sdpic.bench.rd import add_bd_rates
+from sdpic.bench.rd import bd_rates_against
 from sdpic.bench.report import replace_marked_block
 from sdpic.cli import script_status
 from sdpic.errors import ParameterError
@@ -66,12 +66,9 @@ def bd_rate(codec: str, metric: str, reference: str) -> Callable[[dict[str, Any]
     averaged points (the JSON stores the BD-rates against its own reference only)."""
 
     def measure(doc: dict[str, Any]) -> Measured:
-        for name in (codec, reference):
-            if not doc["codecs"].get(name, {}).get("points"):
-                raise ParameterError(f"no measured points for {name!r} in the RD results")
-        view = {"reference": reference, "codecs": doc["codecs"]}  # add_bd_rates only writes view["bd_rate"]
-        add_bd_rates(view)
-        value = view["bd_rate"][metric][codec]
+        if not doc["codecs"].get(codec, {}).get("points"):
+            raise ParameterError(f"no measured points for {codec!r} in the RD results")
+        value = bd_rates_against(doc, reference)[metric][codec]
         if value is None:
             raise ParameterError(f"BD-rate of {codec!r} vs {reference!r} on {metric} undefined (no overlap)")
         return Measured(value, signed(value, 1, "%"))

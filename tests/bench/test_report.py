@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sdpic.bench.report import codec_points_table, points_table, replace_marked_block
+from sdpic.bench.report import codec_bd_rates_table, codec_points_table, points_table, replace_marked_block
 from sdpic.cli import main
 from sdpic.errors import ParameterError
 
@@ -42,6 +42,22 @@ def test_points_table_of_an_unknown_codec_is_a_typed_error() -> None:
         codec_points_table(_doc(), "webp")
 
 
+def _curve(bpps: list[float]) -> dict:
+    return {"points": [{"setting": i, "bpp": b, "psnr": 25.0 + 3 * i} for i, b in enumerate(bpps)]}
+
+
+def test_bd_rates_table_compares_the_codec_with_every_other_one() -> None:
+    # Same PSNR at half the rate everywhere: BD-rate -50% against "wide", +100% the other way round.
+    doc = {"reference": "wide", "codecs": {"wide": _curve([0.1, 0.2, 0.4, 0.8]), "lean": _curve([0.05, 0.1, 0.2, 0.4]),
+                                           "empty": {"points": []}}}
+    assert codec_bd_rates_table(doc, "lean") == (
+        "BD-rate of lean against each codec (negative = lean needs fewer bits for the same quality):\n\n"
+        "| against | PSNR |\n|---|---:|\n| wide | -50.0% |\n")
+    assert "| lean | +100.0% |" in codec_bd_rates_table(doc, "wide")
+    assert doc["reference"] == "wide" and "bd_rate" not in doc  # the document is not modified
+    assert codec_bd_rates_table(_doc(), "sdpic") == ""  # nothing to compare with
+
+
 def test_only_the_marked_block_is_replaced() -> None:
     text = "intro\n<!-- t: begin -->\nold\nrows\n<!-- t: end -->\noutro\n"
     assert replace_marked_block(text, "t", "new\n") == "intro\n<!-- t: begin -->\nnew\n<!-- t: end -->\noutro\n"
@@ -63,3 +79,17 @@ def test_cli_writes_the_table_into_a_card(tmp_path: Path, capsys: pytest.Capture
     assert main(["bench", "report", str(rd), "--codec", "sdpic", "--into", str(card)]) != 0
     assert card.read_text() == "# a card without the markers\n"
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["sdpic", "sdpic-mse"])
+def test_shipped_model_cards_carry_the_committed_results(model: str, tmp_path: Path) -> None:
+    """The generated block of each model card is what `sdpic bench report --codec --into` writes from the
+    committed RD JSON (ship.sh rewrites it; a hand edit or a stale card fails here)."""
+    root = Path(__file__).resolve().parents[2]
+    card = root / "src" / "sdpic" / "zoo" / f"MODEL_CARD_{model}.md"
+    fresh = tmp_path / card.name
+    fresh.write_text(card.read_text())
+    assert main(["bench", "report", str(root / "results" / "bench" / "kodak_rd.json"), "--codec", model,
+                 "--into", str(fresh)]) == 0
+    assert fresh.read_text() == card.read_text(), f"run: sdpic bench report results/bench/kodak_rd.json " \
+        f"--codec {model} --into {card.relative_to(root)}"

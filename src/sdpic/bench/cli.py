@@ -109,7 +109,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     )
     rep.add_argument("--reference", default=None, help="RD: BD-rates against this codec instead of the JSON's")
     rep.add_argument("--anchors", type=Path, default=None, help="published curves (default ../shared/anchors/...)")
-    rep.add_argument("--codec", default=None, help="RD: print this codec's points, one row per setting (model cards)")
+    rep.add_argument("--codec", default=None,
+                     help="RD: print this codec's points, one row per setting, and its BD-rates against every other "
+                     "codec (model cards)")
     rep.add_argument("--into", type=Path, default=None, metavar="FILE",
                      help="with --codec: write the table into FILE between '<!-- sdpic bench report --codec NAME: "
                      "begin -->' and '...: end -->' instead of printing it")
@@ -224,7 +226,14 @@ def cmd_task(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Regenerate plots and tables from saved RD or task JSONs."""
     from .rd import add_bd_rates
-    from .report import codec_points_table, markdown_table, replace_marked_block, write_report, write_task_report
+    from .report import (
+        codec_bd_rates_table,
+        codec_points_table,
+        markdown_table,
+        replace_marked_block,
+        write_report,
+        write_task_report,
+    )
     from .task import format_task_table
 
     if args.into is not None and args.codec is None:
@@ -252,7 +261,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             doc["reference"] = args.reference
             add_bd_rates(doc)
         if args.codec is not None:
-            table = codec_points_table(doc, args.codec)
+            tables = (codec_points_table(doc, args.codec), codec_bd_rates_table(doc, args.codec))
+            table = "\n".join(t for t in tables if t)
             if args.into is None:
                 print(table, end="")
                 return 0

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ParameterError
 from ..outputs import atomic_write_bytes
 from .metrics import QUALITY_METRICS
+from .rd import bd_rates_against
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -40,6 +41,10 @@ METRIC_LABELS = {
     "percep_eval": "perceptual distance, eval backbone (lower is better)",
     "psnr_salient": "PSNR inside the salient region (dB)",
 }
+
+#: Short column names of the metrics for Markdown tables.
+TABLE_LABELS = {"psnr": "PSNR", "ms_ssim": "MS-SSIM", "percep": "percep (train metric)",
+                "percep_eval": "percep_eval (held out)", "psnr_salient": "salient PSNR"}
 
 
 def _ms_ssim_db(v: float | None) -> float | None:
@@ -212,6 +217,23 @@ def codec_points_table(doc: dict[str, Any], codec: str) -> str:
     cols = [c for c in CARD_COLUMNS if any(p.get(c[0]) is not None for p in points)]
     lines = ["| " + " | ".join(c[1] for c in cols) + " |", "|" + "---:|" * len(cols)]
     lines += ["| " + " | ".join(_point_cells(p, cols)) + " |" for p in points]
+    return "\n".join(lines) + "\n"
+
+
+def codec_bd_rates_table(doc: dict[str, Any], codec: str) -> str:
+    """BD-rates of ``codec`` against each other codec of ``doc`` (one row per reference, one column per
+    metric), recomputed from the averaged points: the comparison table of a model card. Empty when ``doc``
+    has no other codec."""
+    others = [name for name, entry in doc["codecs"].items() if name != codec and entry.get("points")]
+    if not others:
+        return ""
+    tables = {ref: bd_rates_against(doc, ref) for ref in others}
+    metrics = [m for m in QUALITY_METRICS if any(t.get(m, {}).get(codec) is not None for t in tables.values())]
+    lines = [f"BD-rate of {codec} against each codec (negative = {codec} needs fewer bits for the same quality):",
+             "", "| against | " + " | ".join(TABLE_LABELS[m] for m in metrics) + " |",
+             "|---|" + "---:|" * len(metrics)]
+    lines += [f"| {ref} | " + " | ".join(_fmt(tables[ref][m].get(codec), 1, "%") for m in metrics) + " |"
+              for ref in others]
     return "\n".join(lines) + "\n"
 
 
