@@ -7,7 +7,7 @@
 The headline figures used to be copied by hand from the result JSONs into the README after every
 `benchmarks/ship.sh`; a copy can go stale without anyone noticing. Here each target names the file and
 the field it is measured from, so the README's status table is generated and a test
-(tests/test_issue_targets.py) fails when it no longer matches the results. Nothing is measured here:
+(tests/benchmarks/test_issue_targets.py) fails when it no longer matches the results. Nothing is measured here:
 the figures are those of the last `sdpic bench rd` / `bench task` / `codec_speed.py` /
 `saliency_allocation.py` runs, whose commands the result files record.
 """

@@ -19,7 +19,7 @@ from benchmarks.issue_targets import (
 )
 from sdpic.errors import ParameterError
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def rd_doc() -> dict:
