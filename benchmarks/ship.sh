@@ -9,7 +9,7 @@
 #   2. sdpic-mse only: regenerates the golden streams (tests/golden pins the shipped sdpic-mse), adds the
 #      snapshots and the shipped file to the 8-image learning curve and a row to kodak24_final.json;
 #   3. reruns MODEL's Kodak rows in results/bench/kodak_rd.json (other codecs kept) and redraws the plots,
-#      the model card's measured table and BD-rates against every codec, the table vs AVIF and the tables vs JPEG and WebP;
+#      the model cards' measured tables and BD-rates against every codec (all cards), the table vs AVIF and the tables vs JPEG and WebP;
 #   4. the default model only: the --saliency none/auto allocation table and figure;
 #   5. reruns MODEL's task rows (classify / detect / segment) and redraws the task plot and table;
 #   6. regenerates the README's table of issue targets (benchmarks/issue_targets.py).
@@ -59,7 +59,11 @@ fi
 step "Kodak rate-distortion rows of $MODEL"
 $SDPIC bench rd --images ../shared/data/kodak --codecs "$MODEL" --update results/bench/kodak_rd.json \
   --plot results/bench/kodak --workers 2 --force
-$SDPIC bench report results/bench/kodak_rd.json --codec "$MODEL" --into "src/sdpic/zoo/MODEL_CARD_$MODEL.md"
+# Every card, not only MODEL's: each card's BD-rate table compares its model with the other zoo models too.
+for CARD in src/sdpic/zoo/MODEL_CARD_*.md; do
+  NAME=${CARD##*/MODEL_CARD_}
+  $SDPIC bench report results/bench/kodak_rd.json --codec "${NAME%.md}" --into "$CARD"
+done
 $SDPIC bench report results/bench/kodak_rd.json --reference jpeg > results/bench/kodak_table_vs_jpeg.md
 $SDPIC bench report results/bench/kodak_rd.json --reference webp > results/bench/kodak_table_vs_webp.md
 
