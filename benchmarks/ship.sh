@@ -9,7 +9,8 @@
 #   2. sdpic-mse only: regenerates the golden streams (tests/golden pins the shipped sdpic-mse), adds the
 #      snapshots and the shipped file to the 8-image learning curve and a row to kodak24_final.json;
 #   3. reruns MODEL's Kodak rows in results/bench/kodak_rd.json (other codecs kept) and redraws the plots,
-#      the model cards' measured tables and BD-rates against every codec (all cards), the table vs AVIF and the tables vs JPEG and WebP;
+#      the model cards' measured tables and BD-rates against every codec (all cards), the table vs AVIF
+#      and the tables vs JPEG and WebP;
 #   4. the default model only: the --saliency none/auto allocation table and figure;
 #   5. reruns MODEL's task rows (classify / detect / segment) and redraws the task plot and table;
 #   6. regenerates the README's table of issue targets (benchmarks/issue_targets.py).
