@@ -66,9 +66,7 @@ def bd_rate(codec: str, metric: str, reference: str) -> Callable[[dict[str, Any]
     averaged points (the JSON stores the BD-rates against its own reference only)."""
 
     def measure(doc: dict[str, Any]) -> Measured:
-        if not doc["codecs"].get(codec, {}).get("points"):
-            raise ParameterError(f"no measured points for {codec!r} in the RD results")
-        value = bd_rates_against(doc, reference)[metric][codec]
+        value = bd_rates_against(doc, codec, reference)[metric]
         if value is None:
             raise ParameterError(f"BD-rate of {codec!r} vs {reference!r} on {metric} undefined (no overlap)")
         return Measured(value, signed(value, 1, "%"))

@@ -240,14 +240,16 @@ def add_bd_rates(doc: dict[str, Any]) -> None:
         doc["bd_rate_note"] = f"reference codec {reference!r} did not run; BD-rates are null"
 
 
-def bd_rates_against(doc: dict[str, Any], reference: str) -> dict[str, dict[str, float | None]]:
-    """BD-rates (%) of every codec of ``doc`` against ``reference``, per metric, recomputed from the averaged
-    points (the JSON stores them against its own reference only); ``doc`` is left as it was."""
-    if not doc["codecs"].get(reference, {}).get("points"):
-        raise ParameterError(f"no measured points for reference {reference!r} in the RD results")
-    view = {"reference": reference, "codecs": doc["codecs"]}  # add_bd_rates writes view["bd_rate"] only
+def bd_rates_against(doc: dict[str, Any], codec: str, reference: str) -> dict[str, float | None]:
+    """BD-rates (%) of ``codec`` against ``reference`` per metric, recomputed from the averaged points of
+    the two (the JSON stores BD-rates against its own reference only); ``doc`` is left as it was."""
+    for name in (codec, reference):
+        if not doc["codecs"].get(name, {}).get("points"):
+            raise ParameterError(f"no measured points for {name!r} in the RD results")
+    # Only the two curves: add_bd_rates fits every codec it is given, and writes view["bd_rate"] only.
+    view = {"reference": reference, "codecs": {name: doc["codecs"][name] for name in (codec, reference)}}
     add_bd_rates(view)
-    return view["bd_rate"]
+    return {metric: values.get(codec) for metric, values in view["bd_rate"].items()}
 
 
 def merge_results(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -227,12 +227,12 @@ def codec_bd_rates_table(doc: dict[str, Any], codec: str) -> str:
     others = [name for name, entry in doc["codecs"].items() if name != codec and entry.get("points")]
     if not others:
         return ""
-    tables = {ref: bd_rates_against(doc, ref) for ref in others}
-    metrics = [m for m in QUALITY_METRICS if any(t.get(m, {}).get(codec) is not None for t in tables.values())]
+    tables = {ref: bd_rates_against(doc, codec, ref) for ref in others}
+    metrics = [m for m in QUALITY_METRICS if any(t.get(m) is not None for t in tables.values())]
     lines = [f"BD-rate of {codec} against each codec (negative = {codec} needs fewer bits for the same quality):",
              "", "| against | " + " | ".join(TABLE_LABELS[m] for m in metrics) + " |",
              "|---|" + "---:|" * len(metrics)]
-    lines += [f"| {ref} | " + " | ".join(_fmt(tables[ref][m].get(codec), 1, "%") for m in metrics) + " |"
+    lines += [f"| {ref} | " + " | ".join(_fmt(tables[ref].get(m), 1, "%") for m in metrics) + " |"
               for ref in others]
     return "\n".join(lines) + "\n"
 
