@@ -34,6 +34,7 @@ from sdpic.errors import ParameterError
 from sdpic.image_io import load_image
 from sdpic.metric import classic
 from sdpic.outputs import atomic_write_bytes
+from sdpic.quality_map import level_to_quality
 from sdpic.train.losses import TrainingLoss, get_objective
 from sdpic.zoo import load_model
 
@@ -46,8 +47,8 @@ def real_cost(model: str, net: SdpicModel, y: torch.Tensor, level: int, x: torch
     levels = np.full((height // LATENT_STRIDE, width // LATENT_STRIDE), level, dtype=np.int64)
     q_levels = torch.from_numpy(levels)[None, None]
     coded, y_hat = net.compress_latents(y, q_levels)
-    quality = round(level * 100 / QUALITY_LEVELS)
-    bpp = 8 * len(pack_coded(model, coded, levels, level, width, height, False, quality)) / (height * width)
+    data = pack_coded(model, coded, levels, level, width, height, False, level_to_quality(level))
+    bpp = 8 * len(data) / (height * width)
     x_hat = padded_tensor(decoded_pixels(net.synthesise(y_hat, q_levels), height, width))
     mse = classic.mse(x_hat, x)
     return {"bpp": bpp, "psnr": float(classic.psnr_from_mse(mse)[0]), "cost": bpp + lam * 255 ** 2 * float(mse[0])}

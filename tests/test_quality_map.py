@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sdpic.codec.model import QUALITY_LEVELS
 from sdpic.errors import FormatError, ParameterError
-from sdpic.quality_map import build_levels, decode_levels, encode_levels, quality_to_level
+from sdpic.quality_map import build_levels, decode_levels, encode_levels, level_to_quality, quality_to_level
 
 
 def test_quality_to_level_range() -> None:
@@ -69,3 +70,10 @@ def test_map_too_short_for_its_size_is_rejected_before_decoding() -> None:
     assert np.array_equal(decode_levels(data, 8, 8, 30), levels)  # real maps pass the bound
     with pytest.raises(FormatError, match="truncated"):
         decode_levels(data, 1024, 1024, 30)
+
+
+def test_level_to_quality_inverts_quality_to_level() -> None:
+    for level in range(QUALITY_LEVELS + 1):
+        assert quality_to_level(level_to_quality(level)) == level
+    with pytest.raises(ParameterError):
+        level_to_quality(QUALITY_LEVELS + 1)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from .codec.entropy import quantize_pmf
+from .codec.model import QUALITY_LEVELS
 from .errors import FormatError, ParameterError
 
-QUALITY_LEVELS = 64
 BLOCK = 16
 DEFAULT_ROI_STRENGTH = 0.25
 
@@ -25,6 +25,13 @@ def quality_to_level(quality: float) -> int:
     if not 0.0 <= float(quality) <= 100.0:
         raise ParameterError(f"quality must be within 0..100, got {quality}")
     return round(float(quality) * QUALITY_LEVELS / 100.0)
+
+
+def level_to_quality(level: int) -> int:
+    """Global level 0..64 -> the integer user quality that `quality_to_level` maps back to it."""
+    if not 0 <= int(level) <= QUALITY_LEVELS:
+        raise ParameterError(f"level must be within 0..{QUALITY_LEVELS}, got {level}")
+    return round(int(level) * 100 / QUALITY_LEVELS)
 
 
 def build_levels(level: int, latent_height: int, latent_width: int, saliency: np.ndarray | None = None,

@@ -45,7 +45,7 @@ def _prepare(path: Path, min_side: int, max_side: int) -> np.ndarray | None:
         img = img.resize((w // 2, h // 2), Image.LANCZOS)
     if min(img.size) < min_side:
         return None
-    return np.asarray(img, dtype=np.uint8)
+    return np.array(img, dtype=np.uint8)  # a writable copy: torch.from_numpy warns on read-only arrays
 
 
 class CropDataset(torch.utils.data.Dataset):
