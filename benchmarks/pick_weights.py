@@ -12,6 +12,10 @@ shipped file is put back. Prints one row of BD-rates per candidate against ``--r
 The shipped weights are measured first as the row to beat (``--no-shipped`` skips them). Stop training
 first: the encode times are not reported, but a shared CPU makes each candidate take twice as long.
 
+``--history FILE`` keeps every measured row across sessions (keyed by weights hash, with the training
+steps from the file's metadata) and ``--plot`` draws BD-rate against steps from it: the learning curve
+of the perceptual model, from the picks that were run anyway. ``--plot`` with no candidates only redraws.
+
 Swapping the zoo file is what makes the candidate go through exactly the shipped path (the stream names
 the model by id and weights hash). The shipped file is renamed to ``<file>.pick-backup`` and renamed
 back in a ``finally``; if this process is killed hard the backup stays, and the next run refuses to
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -29,8 +34,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from safetensors import safe_open
 
 from sdpic.cli import script_status
 from sdpic.errors import ParameterError
@@ -82,9 +90,71 @@ def _run_bench(model: str, reference: str, images: Path, limit: int, out: Path) 
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
+def weights_steps(weights: Path) -> int | None:
+    """Training steps recorded in a weights file's metadata (None for files without them)."""
+    with safe_open(str(weights), "pt") as f:
+        steps = (f.metadata() or {}).get("steps")
+    return int(steps) if steps is not None and steps.isdigit() else None
+
+
+def weights_kind(weights: Path) -> str:
+    """'average' or 'raw' from the snapshot naming of ``sdpic train``; 'other' for any other file (an
+    ``--export``, the shipped file), which keeps the kind the history already has for its hash."""
+    if weights.stem.startswith("step_"):
+        return "average" if weights.stem.endswith("-ema") else "raw"
+    return "other"
+
+
+def update_history(history: Path, reference: str, limit: int, rows: list[dict]) -> dict:
+    """Add ``rows`` to the history file (a row with the same weights hash is replaced); returns it."""
+    doc = json.loads(history.read_text()) if history.exists() else {"reference": reference, "limit": limit,
+                                                                     "rows": []}
+    if (doc["reference"], doc["limit"]) != (reference, limit):
+        raise ParameterError(f"{history} holds BD-rates vs {doc['reference']} on {doc['limit']} images, "
+                             f"not vs {reference} on {limit}")
+    known = {r["hash"]: r["kind"] for r in doc["rows"] if r.get("hash")}
+    for row in rows:
+        if row["kind"] == "other":
+            row["kind"] = known.get(row["hash"], "other")
+    measured_now = {row["hash"] for row in rows}
+    doc["rows"] = [r for r in doc["rows"] if r.get("hash") not in measured_now] + rows
+    doc["rows"].sort(key=lambda r: (r["steps"], r["weights"]))
+    atomic_write_bytes(history, (json.dumps(doc, indent=2) + "\n").encode())
+    return doc
+
+
+def plot_history(doc: dict, out: Path, model: str) -> None:
+    """BD-rate vs training steps, one panel per metric; weight averages and raw weights apart."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = sorted({m for r in doc["rows"] for m, v in r["bd_rate"].items() if v is not None})
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for kind, style in (("average", "o-"), ("raw", "s--"), ("other", "x")):
+            pts = [(r["steps"], r["bd_rate"][metric]) for r in doc["rows"]
+                   if r["kind"] == kind and r["bd_rate"].get(metric) is not None]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), style, ms=4, label=kind)
+        ax.axhline(0.0, color="grey", lw=0.8)
+        ax.set_title(metric)
+        ax.set_xlabel("training steps")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(f"BD-rate vs {doc['reference']} (%)")
+    axes[0][0].legend()
+    fig.suptitle(f"{model}: picks on the first {doc['limit']} Kodak images", fontsize=10)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(out, buf.getvalue())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("candidates", nargs="+", type=Path, help="safetensors weights files")
+    parser.add_argument("candidates", nargs="*", type=Path, help="safetensors weights files")
     parser.add_argument("--model", default="sdpic", help="zoo model the candidates stand in for")
     parser.add_argument("--reference", default="avif", help="BD-rate reference codec")
     parser.add_argument("--metrics", default=DEFAULT_METRICS, help="comma-separated bench metrics")
@@ -92,7 +162,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=8, help="first N images")
     parser.add_argument("--no-shipped", action="store_true", help="do not measure the shipped weights first")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--history", type=Path, default=None, help="add the rows to this JSON of all picks")
+    parser.add_argument("--plot", type=Path, default=None, help="draw the --history file as a PNG")
     args = parser.parse_args(argv)
+    if args.plot and not args.history:
+        raise ParameterError("--plot draws the --history file: give both")
+    if not args.candidates:
+        if not args.plot:
+            raise ParameterError("give candidate weights, or --history and --plot to redraw")
+        if not args.history.is_file():
+            raise ParameterError(f"no such history file: {args.history}")
+        plot_history(json.loads(args.history.read_text()), args.plot, args.model)
+        return 0
 
     zoo_path = entry_by_name(args.model).path
     backup = _backup_path(zoo_path)
@@ -114,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         for weights in candidates:
             bd = measure(args.model, args.reference, weights, args.images, args.limit, metrics, Path(tmp))
             label = "shipped" if weights == zoo_path else str(weights)
-            row = {"weights": label, "hash": weights_hash(weights).hex(), "bd_rate": bd}
+            row = {"weights": label, "hash": weights_hash(weights).hex(), "steps": weights_steps(weights),
+                   "kind": weights_kind(weights),
+                   "measured": time.strftime("%Y-%m-%d", time.gmtime()), "bd_rate": bd}
             rows.append(row)
             cells = " | ".join("n/a" if v is None else f"{v:+.1f}%" for v in bd.values())
             print(f"| {label} | {row['hash']} | {cells} |", flush=True)
@@ -122,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         doc = {"model": args.model, "reference": args.reference, "images": str(args.images),
                "limit": args.limit, "rows": rows}
         atomic_write_bytes(args.json, (json.dumps(doc, indent=2) + "\n").encode())
+    if args.history:
+        history = update_history(args.history, args.reference, args.limit, rows)
+        if args.plot:
+            plot_history(history, args.plot, args.model)
     return 0
 
 

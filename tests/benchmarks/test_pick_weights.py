@@ -66,3 +66,42 @@ def test_a_missing_candidate_is_refused_before_anything_moves(fake_zoo: Path, tm
     with pytest.raises(ParameterError, match="no such weights file"):
         pick.main([str(tmp_path / "absent.safetensors"), "--model", "m"])
     assert fake_zoo.read_bytes() == b"shipped weights"
+
+
+def _row(hash_: str, steps: int, kind: str, percep_eval: float) -> dict:
+    return {"weights": f"w{steps}", "hash": hash_, "steps": steps, "kind": kind, "measured": "2026-12-03",
+            "bd_rate": {"percep_eval": percep_eval, "psnr": None}}
+
+
+def test_the_history_replaces_a_remeasured_hash_and_keeps_its_known_kind(tmp_path: Path) -> None:
+    history = tmp_path / "history.json"
+    pick.update_history(history, "avif", 8, [_row("aa", 200, "average", 30.0), _row("bb", 100, "raw", 40.0)])
+    # The shipped file comes back as kind "other": the history already knows it is a weight average.
+    doc = pick.update_history(history, "avif", 8, [_row("aa", 200, "other", 29.5), _row("cc", 300, "other", 28.0)])
+    assert [(r["hash"], r["kind"], r["bd_rate"]["percep_eval"]) for r in doc["rows"]] == [
+        ("bb", "raw", 40.0), ("aa", "average", 29.5), ("cc", "other", 28.0)]  # sorted by steps
+    assert json.loads(history.read_text()) == doc
+
+
+def test_the_history_refuses_rows_of_another_reference_or_image_count(tmp_path: Path) -> None:
+    history = tmp_path / "history.json"
+    pick.update_history(history, "avif", 8, [_row("aa", 200, "average", 30.0)])
+    with pytest.raises(ParameterError, match="vs avif on 8 images"):
+        pick.update_history(history, "webp", 8, [_row("bb", 300, "raw", 10.0)])
+    with pytest.raises(ParameterError, match="vs avif on 8 images"):
+        pick.update_history(history, "avif", 24, [_row("bb", 300, "raw", 10.0)])
+
+
+def test_plot_alone_redraws_the_history(tmp_path: Path) -> None:
+    history, plot = tmp_path / "history.json", tmp_path / "curve.png"
+    pick.update_history(history, "avif", 8, [_row("aa", 200, "average", 30.0), _row("bb", 300, "raw", 25.0)])
+    assert pick.main(["--model", "m", "--history", str(history), "--plot", str(plot)]) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ParameterError, match="give both"):
+        pick.main(["--model", "m", "--plot", str(plot)])
+
+
+@pytest.mark.parametrize(("name", "kind"), [("step_0052953-ema", "average"), ("step_0052953", "raw"),
+                                            ("sdpic-perc-s17-export", "other")])
+def test_weights_kind_follows_the_snapshot_names(name: str, kind: str) -> None:
+    assert pick.weights_kind(Path(f"runs/x/snapshots/{name}.safetensors")) == kind
