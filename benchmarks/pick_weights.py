@@ -1,7 +1,7 @@
 """Pick among candidate weights (training snapshots, weight averages) with the bench itself.
 
 Each candidate is installed in place of one zoo model for the length of one ``sdpic bench rd`` run on
-the first ``--limit`` Kodak images (the real coding path, ``--saliency auto`` as shipped), then the
+the first ``--limit`` Kodak images (the real coding path, in the model's own saliency mode), then the
 shipped file is put back. Prints one row of BD-rates per candidate against ``--reference``::
 
     .venv/bin/python benchmarks/pick_weights.py --model sdpic-mse --reference webp --metrics psnr \\

@@ -92,9 +92,9 @@ def test_sdpic_roi_strength_reaches_the_encoder_the_cache_key_and_the_record() -
     from sdpic.quality_map import DEFAULT_ROI_STRENGTH
     from tests.conftest import smooth_image
 
-    default, = resolve_codecs(["sdpic-mse"], threads=1)
-    strong, = resolve_codecs(["sdpic-mse"], threads=1, sdpic=SdpicOptions(roi_strength=1.0))
-    same, = resolve_codecs(["sdpic-mse"], threads=1, sdpic=SdpicOptions(roi_strength=DEFAULT_ROI_STRENGTH))
+    default, = resolve_codecs(["sdpic-mse"], threads=1, sdpic=SdpicOptions("auto"))
+    strong, = resolve_codecs(["sdpic-mse"], threads=1, sdpic=SdpicOptions("auto", roi_strength=1.0))
+    same, = resolve_codecs(["sdpic-mse"], threads=1, sdpic=SdpicOptions("auto", DEFAULT_ROI_STRENGTH))
     if not default.is_available():
         pytest.skip(default.is_available().reason)
     assert len({default.key(), strong.key(), same.key()}) == 3  # the default's key is the historical one
@@ -103,6 +103,19 @@ def test_sdpic_roi_strength_reaches_the_encoder_the_cache_key_and_the_record() -
     assert strong.record()["roi_strength"] == 1.0
     rgb = smooth_image(64, 96)
     assert default.encode(rgb, 50) == same.encode(rgb, 50) != strong.encode(rgb, 50)
+
+
+def test_each_sdpic_model_is_measured_in_its_own_saliency_mode_unless_one_is_given() -> None:
+    """The perceptual model is saliency-driven (auto); the MSE model serves PSNR (none, sdpic compress's
+    default). An explicit mode applies to every model; the mode is in the cache key and the record."""
+    from sdpic.bench.codecs import SdpicCodec, SdpicOptions
+
+    own = {m: SdpicCodec(model=m, options=SdpicOptions()) for m in ("sdpic", "sdpic-mse")}
+    assert own["sdpic"].config == "model=sdpic,saliency=auto"  # the historical key: cached streams stay valid
+    assert own["sdpic-mse"].config == "model=sdpic-mse,saliency=none"
+    assert own["sdpic"].record()["saliency"] == "auto" and own["sdpic-mse"].record()["saliency"] == "none"
+    forced = SdpicCodec(model="sdpic-mse", options=SdpicOptions(saliency="auto"))
+    assert forced.config == "model=sdpic-mse,saliency=auto" and forced.record()["saliency"] == "auto"
 
 
 @pytest.mark.parametrize("options", [{"roi_strength": 1.5}, {"roi_strength": -0.1}, {"saliency": "center"}])

@@ -62,7 +62,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     rd.add_argument("--cache-dir", type=Path, default=None, help="encode cache (default <project>/cache/bench)")
     rd.add_argument("--no-cache", action="store_true", help="encode everything again, store nothing")
     rd.add_argument("--no-percep", action="store_true", help="skip the deep perceptual metric columns")
-    rd.add_argument("--sdpic-saliency", default="auto", help="saliency argument for the sdpic codecs (none|auto)")
+    rd.add_argument("--sdpic-saliency", default=None, metavar="auto|none",
+                    help="saliency argument for every sdpic codec (default: each model's own, auto for sdpic, "
+                         "none for sdpic-mse)")
     rd.add_argument("--sdpic-roi-strength", type=float, default=None, metavar="S",
                     help="ROI strength for the sdpic codecs (default: sdpic compress's)")
     rd.add_argument("--dataset", default=None, help="dataset name in the JSON (default: the folder name)")
@@ -91,7 +93,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     task.add_argument("--threads", type=int, default=2, help="threads per codec / network (default 2)")
     task.add_argument("--cache-dir", type=Path, default=None, help="encode cache (default <project>/cache/bench)")
     task.add_argument("--no-cache", action="store_true", help="do not read or write the encode cache")
-    task.add_argument("--sdpic-saliency", default="auto", help="saliency argument for the sdpic codecs")
+    task.add_argument("--sdpic-saliency", default=None, metavar="auto|none",
+                      help="saliency argument for every sdpic codec (default: each model's own)")
     task.add_argument("--sdpic-roi-strength", type=float, default=None, metavar="S",
                       help="ROI strength for the sdpic codecs (default: sdpic compress's)")
     task.add_argument("--force", action="store_true", help="overwrite an existing output file")

@@ -27,6 +27,10 @@ class ModelEntry:
     model_id: int
     filename: str
     description: str
+    #: The saliency mode the model is made for, and measured with by ``sdpic bench``: the perceptual
+    #: model's loss weights salient regions, so it codes with ``auto``; the MSE model serves PSNR users,
+    #: and moving bits toward salient regions lowers whole-image PSNR at equal size.
+    saliency: str = "none"
 
     @property
     def path(self) -> Path:
@@ -36,9 +40,10 @@ class ModelEntry:
 #: Ids are never reused: a stream names its model by id.
 REGISTRY: dict[str, ModelEntry] = {
     "sdpic-mse": ModelEntry("sdpic-mse", 1, "sdpic-mse.safetensors",
-                            "variable-rate hyperprior + checkerboard context, trained for MSE"),
+                            "variable-rate hyperprior + checkerboard context, trained for MSE", saliency="none"),
     "sdpic": ModelEntry("sdpic", 2, "sdpic.safetensors",
-                        "the same codec trained on the saliency-weighted perceptual loss (MODEL_CARD_sdpic.md)"),
+                        "the same codec trained on the saliency-weighted perceptual loss (MODEL_CARD_sdpic.md)",
+                        saliency="auto"),
 }
 #: Never assigned to a registered model: the id of streams coded with weights outside the zoo
 #: (training snapshots measured by benchmarks/learning_curve.py). No installation decodes them.

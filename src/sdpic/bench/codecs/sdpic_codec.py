@@ -49,30 +49,40 @@ def codec_name_for_model(model: str) -> str:
 
 @dataclass(frozen=True)
 class SdpicOptions:
-    """How the bench runs every sdpic codec: the ``saliency`` argument (``auto`` is the codec's intended
-    use) and the ROI strength (None: ``sdpic.compress``'s default). One value, so a new option is one field."""
+    """How the bench runs every sdpic codec: the ``saliency`` argument (None: each model's own mode,
+    ``sdpic.zoo.ModelEntry.saliency``) and the ROI strength (None: ``sdpic.compress``'s default). One value,
+    so a new option is one field."""
 
-    saliency: str = "auto"
+    saliency: str | None = None
     roi_strength: float | None = None
 
     def __post_init__(self) -> None:
-        if self.saliency not in ("auto", "none"):
+        if self.saliency not in (None, "auto", "none"):
             raise ParameterError(f"--sdpic-saliency must be auto or none, got {self.saliency!r}")
         if self.roi_strength is not None and not 0.0 <= self.roi_strength <= 1.0:
             raise ParameterError(f"ROI strength must be within 0..1, got {self.roi_strength}")
+
+    def saliency_for(self, model: str | None) -> str:
+        """The saliency argument ``model`` (None: the default model) is coded with."""
+        if self.saliency is not None:
+            return self.saliency
+        from sdpic import zoo
+
+        entry = zoo.REGISTRY.get(model or zoo.DEFAULT_MODEL)
+        return entry.saliency if entry else "none"  # an unknown model never runs (is_available)
 
     def config(self, model: str | None) -> str:
         """The codec's config string, part of its cache key. The default strength keeps the historical
         string, so cached streams stay valid."""
         strength = "" if self.roi_strength is None else f",roi_strength={self.roi_strength:g}"
-        return f"model={model},saliency={self.saliency}{strength}"
+        return f"model={model},saliency={self.saliency_for(model)}{strength}"
 
-    def record(self) -> dict[str, Any]:
-        """The options as written into bench JSONs, the default strength resolved to its value."""
+    def record(self, model: str | None) -> dict[str, Any]:
+        """The options as written into bench JSONs, both resolved to the values used."""
         from sdpic.quality_map import DEFAULT_ROI_STRENGTH
 
         strength = DEFAULT_ROI_STRENGTH if self.roi_strength is None else self.roi_strength
-        return {"saliency": self.saliency, "roi_strength": strength}
+        return {"saliency": self.saliency_for(model), "roi_strength": strength}
 
 
 class SdpicCodec(Codec):
@@ -93,7 +103,7 @@ class SdpicCodec(Codec):
         self._unavailable: str | None = None
 
     def record(self) -> dict[str, Any]:
-        return self.options.record()
+        return self.options.record(self.model)
 
     def is_available(self) -> Availability:
         reason = _import_error_reason()
@@ -130,7 +140,7 @@ class SdpicCodec(Codec):
     def encode(self, rgb: np.ndarray, setting: float) -> bytes:
         import sdpic
 
-        kwargs: dict[str, object] = {"quality": float(setting), "saliency": self.options.saliency,
+        kwargs: dict[str, object] = {"quality": float(setting), "saliency": self.options.saliency_for(self.model),
                                      "threads": self.threads}
         if self.model:
             kwargs["model"] = self.model
