@@ -29,11 +29,11 @@ from sdpic import format as fmt
 from sdpic.api import decoded_pixels, padded_tensor, stream_sections
 from sdpic.bench.bdrate import bd_rate
 from sdpic.bench.metrics import psnr
-from sdpic.codec.model import LATENT_STRIDE
+from sdpic.codec.model import LATENT_STRIDE, QUALITY_LEVELS
 from sdpic.image_io import load_image
 from sdpic.outputs import atomic_write_bytes
-from sdpic.quality_map import QUALITY_LEVELS, build_levels, quality_to_level
-from sdpic.zoo import UNREGISTERED_MODEL_ID, load_model_file, weights_hash
+from sdpic.quality_map import build_levels, quality_to_level
+from sdpic.zoo import UNREGISTERED_MODEL_ID, load_model_file, weights_hash, weights_steps
 
 QUALITIES = (5, 20, 35, 50, 70, 90)
 
@@ -101,10 +101,7 @@ def _bd(ref: list[dict], test: list[dict]) -> float | None:
 
 def code_row(snap: Path, images: list[np.ndarray], jpeg: list[dict], webp: list[dict]) -> dict:
     """One snapshot's row: its RD points and PSNR BD-rates against the baselines."""
-    from safetensors import safe_open
-
-    with safe_open(str(snap), framework="pt") as fh:
-        steps = int((fh.metadata() or {}).get("steps", 0))
+    steps = weights_steps(snap)
     net = load_model_file(snap)
     points = code_snapshot(net, weights_hash(snap), images)
     return {"file": str(snap), "steps": steps, "points": points,

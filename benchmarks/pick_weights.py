@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
 import shutil
@@ -38,12 +37,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from safetensors import safe_open
-
+from sdpic.bench.report import save_figure
 from sdpic.cli import script_status
 from sdpic.errors import ParameterError
 from sdpic.outputs import atomic_write_bytes
-from sdpic.zoo import entry_by_name, weights_hash
+from sdpic.zoo import entry_by_name, weights_hash, weights_steps
 
 DEFAULT_METRICS = "psnr,ms_ssim,percep,percep_eval,psnr_salient"
 
@@ -88,13 +86,6 @@ def _run_bench(model: str, reference: str, images: Path, limit: int, out: Path) 
            "--codecs", f"{reference},{model}", "--reference", reference, "--out", str(out), "--force",
            "--quiet"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-
-
-def weights_steps(weights: Path) -> int | None:
-    """Training steps recorded in a weights file's metadata (None for files without them)."""
-    with safe_open(str(weights), "pt") as f:
-        steps = (f.metadata() or {}).get("steps")
-    return int(steps) if steps is not None and steps.isdigit() else None
 
 
 def weights_kind(weights: Path) -> str:
@@ -146,10 +137,7 @@ def plot_history(doc: dict, out: Path, model: str) -> None:
     axes[0][0].legend()
     fig.suptitle(f"{model}: picks on the first {doc['limit']} Kodak images", fontsize=10)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(out, buf.getvalue())
+    save_figure(fig, out, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,16 +121,16 @@ def plot_rd(
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="lower right" if metric not in ("percep", "percep_eval") else "upper right")
         fig.tight_layout()
-        written.append(_save_figure(fig, Path(f"{prefix}_{metric}.png")))
+        written.append(save_figure(fig, Path(f"{prefix}_{metric}.png")))
     return written
 
 
-def _save_figure(fig: Figure, out: Path) -> Path:
+def save_figure(fig: Figure, out: Path, dpi: float | None = None) -> Path:
     """Write a matplotlib figure as PNG with the project's atomic writer, and close it."""
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
     atomic_write_bytes(out, buf.getvalue())
     return out
@@ -302,7 +302,7 @@ def write_task_report(docs: Sequence[dict[str, Any]], prefix: str | os.PathLike)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    png = _save_figure(fig, Path(f"{prefix}.png"))
+    png = save_figure(fig, Path(f"{prefix}.png"))
     md = Path(f"{prefix}.md")
     atomic_write_bytes(md, "\n".join(format_task_table(d) for d in docs).encode())
     return [png, md]

@@ -133,7 +133,8 @@ def _saliency_maps(files: list[Path], images: list[np.ndarray], cache: Path | No
 def saliency_quality_maps(saliency: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Quality maps built from the crops' saliency exactly as the encoder builds them
     (:func:`sdpic.quality_map.build_levels`), with a random global level and ROI strength in [0, 0.5]."""
-    from ..quality_map import BLOCK, QUALITY_LEVELS, build_levels
+    from ..codec.model import QUALITY_LEVELS
+    from ..quality_map import BLOCK, build_levels
 
     b, _, h, w = saliency.shape
     maps = torch.empty(b, 1, h // BLOCK, w // BLOCK)

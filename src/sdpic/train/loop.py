@@ -28,7 +28,7 @@ from tqdm import tqdm
 from ..codec.model import LATENT_STRIDE, ModelConfig, SdpicModel
 from ..errors import ParameterError
 from ..outputs import atomic_write_bytes
-from ..zoo import load_model_file, save_model
+from ..zoo import load_model_file, save_model, weights_steps
 from .data import CropDataset, default_train_folders, list_images, random_quality_maps, saliency_quality_maps
 from .losses import TrainingLoss, get_objective
 
@@ -162,7 +162,7 @@ def train(cfg: TrainConfig) -> Path:
                                  f"not {cfg.objective!r}: use another --run-dir")
     elif init is not None:
         model.load_state_dict(init.state_dict())
-        step = optimizer_start = int(_metadata_step(cfg.init_from))
+        step = optimizer_start = weights_steps(cfg.init_from)
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if optimizer_state:
@@ -250,13 +250,6 @@ def train(cfg: TrainConfig) -> Path:
     if distributed:
         dist.destroy_process_group()
     return ckpt_path
-
-
-def _metadata_step(path: Path) -> int:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as fh:
-        return int((fh.metadata() or {}).get("steps", 0))
 
 
 def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: int, optimizer_start: int,

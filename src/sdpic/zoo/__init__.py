@@ -92,6 +92,14 @@ def save_model(model: torch.nn.Module, path: str | Path, metadata: dict | None =
     atomic_write_bytes(path, save(state, metadata=meta))
 
 
+def weights_steps(path: str | Path) -> int:
+    """Training steps recorded in a weights file by :func:`save_model` (0 for a file without them)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return int((fh.metadata() or {}).get("steps", 0))
+
+
 def load_model_file(path: str | Path, prepare: bool = True) -> torch.nn.Module:
     """Build an SdpicModel from a safetensors file written by :func:`save_model`."""
     from safetensors import safe_open
