@@ -13,7 +13,8 @@
 #      and the tables vs JPEG and WebP;
 #   4. the default model only: the --saliency none/auto allocation table and figure;
 #   5. reruns MODEL's task rows (classify / detect / segment) and redraws the task plot and table;
-#   6. regenerates the README's table of issue targets (benchmarks/issue_targets.py).
+#   6. regenerates the quality-at-equal-rate table (benchmarks/rd_gap.py) and the README's table of issue
+#      targets (benchmarks/issue_targets.py).
 # Recipe changes for the learning-curve plot are stored in its JSON; add new ones first with
 #   .venv/bin/python benchmarks/learning_curve.py --out results/codec/learning_curve_kodak8.json --mark STEP:LABEL
 # To choose WEIGHTS among snapshots, benchmarks/pick_weights.py. About 35 min on 2 cores. The model card prose, the rest of the README and the results READMEs are then edited by hand from
@@ -83,6 +84,9 @@ $SDPIC bench task --task segment --codecs "$MODEL" --bpp 0.1,0.2,0.4 --workers 2
   --update results/bench/task_segment.json --force
 $SDPIC bench report results/bench/task_classify.json results/bench/task_detect.json \
   results/bench/task_segment.json --plot results/bench/tasks
+
+step "quality differences at equal bitrate (results/bench/rd_gap.md)"
+$PY benchmarks/rd_gap.py --out results/bench/rd_gap.md
 
 step "the README's table of issue targets"
 $PY benchmarks/issue_targets.py --into README.md

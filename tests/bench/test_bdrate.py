@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sdpic.bench.bdrate import bd_rate, bd_rate_table
+from sdpic.bench.bdrate import bd_rate, bd_rate_table, quality_delta_at_rates
 from sdpic.errors import ParameterError
 
 RATE = [0.1, 0.2, 0.4, 0.8, 1.6]
@@ -74,3 +74,28 @@ def test_table_includes_reference_and_handles_missing_metrics() -> None:
     assert table["psnr"]["avif"] == pytest.approx(0.0, abs=1e-9)
     assert table["psnr"]["x"] == pytest.approx(-50.0, abs=1e-9)
     assert table["percep"] == {"avif": None, "x": None}
+
+
+def test_quality_delta_is_the_constant_offset_of_a_shifted_curve() -> None:
+    shifted = [p - 0.5 for p in PSNR]
+    deltas = quality_delta_at_rates(RATE, PSNR, RATE, shifted, [0.15, 0.4, 1.2])
+    assert deltas == pytest.approx([-0.5, -0.5, -0.5], abs=1e-12)
+
+
+def test_quality_delta_at_a_sample_point_is_the_difference_of_the_samples() -> None:
+    # a curve at double the rate is, at a sampled rate r, the reference's quality at r/2: at 0.4 bpp
+    # that is PSNR[1] - PSNR[2] = 29.5 - 32.0, exactly (PCHIP passes through its points)
+    double = [r * 2 for r in RATE]
+    assert quality_delta_at_rates(RATE, PSNR, double, PSNR, [0.4])[0] == pytest.approx(-2.5, abs=1e-12)
+
+
+def test_quality_delta_is_none_outside_either_curve() -> None:
+    upper = RATE[2:]
+    deltas = quality_delta_at_rates(RATE, PSNR, upper, PSNR[2:], [0.1, 0.3, 0.4, 1.6, 2.0])
+    assert deltas[0] is None and deltas[1] is None and deltas[4] is None
+    assert deltas[2] == pytest.approx(0.0, abs=1e-12) and deltas[3] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_quality_delta_rejects_non_positive_rates() -> None:
+    with pytest.raises(ParameterError):
+        quality_delta_at_rates(RATE, PSNR, RATE, PSNR, [0.0])

@@ -99,3 +99,46 @@ def _clean(rate: Sequence[float] | None, quality: Sequence[float | None] | None)
         return [], []
     pairs = [(r, q) for r, q in zip(rate, quality, strict=False) if r is not None and q is not None]
     return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def quality_delta_at_rates(
+    ref_rate: Sequence[float],
+    ref_quality: Sequence[float],
+    test_rate: Sequence[float],
+    test_quality: Sequence[float],
+    rates: Sequence[float],
+) -> list[float | None]:
+    """Quality of ``test`` minus quality of ``ref`` at each of ``rates`` (same units as the curves), or
+    None where a rate lies outside either curve's range (no extrapolation).
+
+    The complement of :func:`bd_rate`: one number per rate instead of one average, so it shows *where*
+    along the curve a codec loses (BD-rate alone cannot tell a uniform gap from a saturating top end).
+    Quality is interpolated as a function of log10-rate with PCHIP, the same interpolant ``bd_rate``
+    fits the other way round. Metric direction is not flipped: for a lower-is-better metric a negative
+    delta is the better one.
+    """
+    from scipy.interpolate import PchipInterpolator
+
+    def curve(rate: Sequence[float], quality: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        r = np.asarray(rate, dtype=np.float64)
+        q = np.asarray(quality, dtype=np.float64)
+        if r.shape != q.shape or r.ndim != 1:
+            raise ParameterError(f"rate and quality must be 1-D and the same length (got {r.shape}, {q.shape})")
+        keep = np.isfinite(r) & np.isfinite(q) & (r > 0)
+        logr, q = np.log10(r[keep]), q[keep]
+        # PCHIP needs strictly increasing abscissae: merge points of equal rate (keep their mean quality).
+        ur, inverse = np.unique(logr, return_inverse=True)
+        return ur, np.bincount(inverse, weights=q) / np.bincount(inverse)
+
+    (r1, q1), (r2, q2) = curve(ref_rate, ref_quality), curve(test_rate, test_quality)
+    if len(r1) < 2 or len(r2) < 2:
+        return [None] * len(rates)
+    p1, p2 = PchipInterpolator(r1, q1), PchipInterpolator(r2, q2)
+    deltas: list[float | None] = []
+    for rate in rates:
+        if not (math.isfinite(rate) and rate > 0):
+            raise ParameterError(f"rates must be positive and finite (got {rate})")
+        at = float(np.log10(np.float64(rate)))  # as the curves were, so an end point is inside
+        inside = max(r1[0], r2[0]) <= at <= min(r1[-1], r2[-1])
+        deltas.append(float(p2(at)) - float(p1(at)) if inside else None)
+    return deltas
