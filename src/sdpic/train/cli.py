@@ -42,6 +42,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lambda-range", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
                    help="rate-distortion λ of the loss at quality levels 0 and 64 (MSE on [0,1] x 255^2); "
                         "default: the checkpoint's, else the --init-from weights', else 0.0002 0.08")
+    p.add_argument("--loader-workers", type=int, default=0,
+                   help="processes cutting training crops (0: in the training process; a few on a GPU)")
     p.set_defaults(func=run)
 
 
@@ -50,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.crop % 64 or args.crop < 64:
         raise ParameterError("--crop must be a positive multiple of 64")
+    if args.loader_workers < 0:
+        raise ParameterError("--loader-workers must be 0 or more")
     if not 0.0 <= args.ema_decay < 1.0:
         raise ParameterError("--ema-decay must be within [0, 1)")
     if args.lambda_range is not None and not 0.0 < args.lambda_range[0] < args.lambda_range[1]:
@@ -69,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         init_from=args.init_from, export=args.export, snapshot_every=args.snapshot_every, seed=args.seed,
         objective=args.objective, ema_decay=args.ema_decay,
         lambda_range=tuple(args.lambda_range) if args.lambda_range else None,
+        loader_workers=args.loader_workers,
     )
     path = train(cfg)
     if is_main_process():

@@ -57,6 +57,9 @@ class TrainConfig:
     # (λ at quality level 0, λ at level 64) of the loss; None: the checkpoint's, else the --init-from
     # weights', else ModelConfig's. Part of the model config saved with checkpoints and weights.
     lambda_range: tuple[float, float] | None = None
+    # Processes cutting crops; 0 cuts them in the training process (enough on CPU, where the step
+    # dominates; a GPU step is short enough that crop cutting would stall it).
+    loader_workers: int = 0
 
 
 def learning_rate(cfg: TrainConfig, step: int, optimizer_start: int = 0) -> float:
@@ -181,7 +184,8 @@ def train(cfg: TrainConfig) -> Path:
                           with_saliency=objective.needs_saliency, saliency_cache=cfg.run_dir / "saliency_maps.npz")
     if distributed and is_main_process():
         dist.barrier()
-    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, num_workers=0)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, num_workers=cfg.loader_workers,
+                                         pin_memory=device.type == "cuda", persistent_workers=cfg.loader_workers > 0)
     batches = iter(loader)
     log_path = cfg.run_dir / "log.jsonl"
     started = time.monotonic()
