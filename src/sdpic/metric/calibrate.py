@@ -1,8 +1,9 @@
-"""Calibrating the perceptual distance on human judgments (LPIPS 2AFC ranking objective) and evaluating it.
+"""Calibrating the LPIPS linear heads on human judgments (LPIPS's 2AFC ranking objective) and evaluating metrics.
 
-Why: the shipped weights are uniform (version ``v0``), i.e. the metric is an uncalibrated deep-feature
-distance. Calibration learns the non-negative per-channel weights -- and, optionally, fine-tunes the last
-backbone blocks -- so that the distance ranks distortions the way people do. Two sources of judgments:
+Why: the shipped heads (``v0.1``) were fitted by LPIPS's authors to BAPPS, whose distortions are mostly not
+compression. A user with compression-specific judgments (the kind of data the saliency-driven compression
+paper collected) can fit a new version on them; the network stays frozen (LPIPS's ``lin`` procedure).
+Two sources of judgments:
 
 * **2AFC triplets in the BAPPS layout** (Zhang et al. 2018): a directory with ``ref/``, ``p0/``, ``p1/`` and
   ``judge/`` holding, per stem, the three images and ``<stem>.npy`` (or ``.txt``) with the fraction of
@@ -17,14 +18,13 @@ backbone blocks -- so that the distance ranks distortions the way people do. Two
   of the table's score range.
 
 The objective is LPIPS's: a small network maps ``(d0, d1)`` to the probability that p1 is preferred and is
-trained with binary cross-entropy against the human fraction; the weights are clamped to be non-negative
-after each step. With a frozen backbone the distance is linear in the weights, so per-channel terms are
-computed once per triplet and fitting takes seconds.
+trained with binary cross-entropy against the human fraction; the heads are clamped to be non-negative
+after each step. The distance is linear in the heads, so per-channel terms are computed once per triplet
+and fitting takes seconds.
 """
 
 from __future__ import annotations
 
-import copy
 import csv
 import importlib.util
 import math
@@ -41,9 +41,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputImageError, OutputExistsError, ParameterError
-from .backbones import BACKBONES, DEFAULT_BACKBONE, TAPS
+from .backbones import BACKBONES
 from .classic import ms_ssim, psnr, ssim
-from .distance import DEFAULT_VERSION, WEIGHTS_DIR, PerceptualDistance, write_weights
+from .lpips import LPIPS, SHIPPED_VERSION, WEIGHTS_DIR, write_weights
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 
@@ -341,11 +341,9 @@ class RankingHead(nn.Module):
 
 @dataclass
 class CalibrationResult:
-    """Learned weights plus the 2AFC scores before/after calibration on the training and held-out triplets."""
+    """Learned heads plus the 2AFC scores before/after calibration on the training and held-out triplets."""
 
     weights: list[torch.Tensor]
-    #: the fine-tuned backbone tensors only (``--tune-last``), by their names in the backbone; None if frozen
-    backbone_state: dict[str, torch.Tensor] | None
     scores: dict[str, float] = field(default_factory=dict)
     n_train: int = 0
     n_val: int = 0
@@ -359,7 +357,7 @@ def _split(n: int, val_frac: float, seed: int) -> tuple[list[int], list[int]]:
     return sorted(idx[n_val:]), sorted(idx[:n_val])
 
 
-def channel_terms(metric: PerceptualDistance, triplets: Sequence[Triplet]) -> tuple[torch.Tensor, torch.Tensor]:
+def channel_terms(metric: LPIPS, triplets: Sequence[Triplet]) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel terms ``(T, sum C)`` of (ref, p0) and (ref, p1) for every triplet (frozen backbone)."""
     t0, t1 = [], []
     cache: dict[Path, torch.Tensor] = {}
@@ -373,25 +371,20 @@ def channel_terms(metric: PerceptualDistance, triplets: Sequence[Triplet]) -> tu
 
 def calibrate(
     triplets: Sequence[Triplet],
-    backbone: str = DEFAULT_BACKBONE,
-    init_version: str = DEFAULT_VERSION,
+    backbone: str = "alexnet",
+    init_version: str = SHIPPED_VERSION,
     steps: int = 2000,
     lr: float = 1e-2,
     batch_size: int = 64,
     val_frac: float = 0.2,
     seed: int = 0,
-    tune_last: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> CalibrationResult:
-    """Fit the per-channel weights (and, with ``tune_last`` > 0, the last backbone blocks) on 2AFC triplets.
+    """Fit the LPIPS heads of ``backbone`` on 2AFC triplets, the network frozen.
 
     Adam, ``steps`` minibatches of ``batch_size`` triplets (reshuffled every epoch), learning rate decayed
-    linearly to 0; the weights are clamped to >= 0 after each step (LPIPS). ``val_frac`` of the triplets is
-    held out and only scored.
-
-    Deterministic for a given seed and thread count. With ``tune_last == 0`` the backbone stays frozen and the
-    per-channel terms are precomputed once, so this is fast even on a CPU; with ``tune_last`` > 0 every step
-    runs the network on the images (slow; images of one triplet must share a size).
+    linearly to 0; the heads are clamped to >= 0 after each step (LPIPS). ``val_frac`` of the triplets is
+    held out and only scored. Deterministic for a given seed and thread count.
     """
     if backbone not in BACKBONES:
         raise ParameterError(f"unknown backbone {backbone!r} (choose from {', '.join(BACKBONES)})")
@@ -399,56 +392,23 @@ def calibrate(
         raise InputImageError(f"need at least 2 triplets to calibrate, got {len(triplets)}")
     if steps < 1 or lr <= 0 or batch_size < 1 or not 0 <= val_frac < 1:
         raise ParameterError("steps and batch size must be >= 1, lr > 0, 0 <= val_frac < 1")
-    if not 0 <= tune_last <= len(TAPS[backbone]) + 8:
-        raise ParameterError(f"tune_last must be between 0 and a few blocks, got {tune_last}")
     say = progress or (lambda _msg: None)
-    metric = PerceptualDistance(backbone, init_version)
+    metric = LPIPS(backbone, init_version)
     train_idx, val_idx = _split(len(triplets), val_frac, seed)
     judge = torch.tensor([t.judge for t in triplets], dtype=torch.float32)
     sizes = [int(w.numel()) for w in metric.lin]
     w = nn.Parameter(torch.cat([p.detach().view(-1) for p in metric.lin]).clone())
-    with torch.random.fork_rng():  # seeded here, after the backbone is built: same init on every call
+    with torch.random.fork_rng():  # seeded here, after the network is built: same init on every call
         torch.manual_seed(seed)
         head = RankingHead()
-    params: list[nn.Parameter] = [w, *head.parameters()]
-    net = None
-    if tune_last:
-        net = copy.deepcopy(metric.net)  # never touch the shared, cached backbone
-        blocks = list(net.features if hasattr(net, "features") else net._blocks)
-        for block in blocks[-tune_last:]:
-            for p in block.parameters():
-                p.requires_grad_(True)
-                params.append(p)
-        metric.net = net
-    opt = torch.optim.Adam(params, lr=lr)
-    result = CalibrationResult(weights=[], backbone_state=None, n_train=len(train_idx), n_val=len(val_idx))
+    opt = torch.optim.Adam([w, *head.parameters()], lr=lr)
+    result = CalibrationResult(weights=[], n_train=len(train_idx), n_val=len(val_idx))
 
-    if not tune_last:
-        say(f"computing features of {len(triplets)} triplets ({backbone})")
-        t0, t1 = channel_terms(metric, triplets)
+    say(f"computing features of {len(triplets)} triplets ({backbone})")
+    t0, t1 = channel_terms(metric, triplets)
 
-        def dists(idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-            return t0[idx] @ w, t1[idx] @ w
-
-    else:
-        cache: dict[Path, torch.Tensor] = {}
-
-        def dists(idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-            # runs the (partly trainable) network; the reference branch needs no gradient
-            chunks = torch.split(w, sizes)
-            d0, d1 = [], []
-            for i in idx:
-                ref, p0, p1 = _load_triplet(triplets[i], cache)
-                with torch.no_grad():
-                    fr = metric.features(ref)
-                fi = metric.features(torch.cat([p0, p1]))
-                vals = sum(
-                    (c.view(1, -1, 1, 1) * (a - b) ** 2).sum(dim=1).mean(dim=(1, 2))
-                    for c, a, b in zip(chunks, fr, fi, strict=True)
-                )
-                d0.append(vals[0])
-                d1.append(vals[1])
-            return torch.stack(d0), torch.stack(d1)
+    def dists(idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return t0[idx] @ w, t1[idx] @ w
 
     def score(idx: list[int]) -> float:
         if not idx:
@@ -484,8 +444,6 @@ def calibrate(
     result.scores["train_after"] = score(train_idx)
     result.scores["val_after"] = score(val_idx)
     result.weights = [c.detach().clone() for c in torch.split(w.detach(), sizes)]
-    if net is not None:
-        result.backbone_state = {k: p.detach().clone() for k, p in net.named_parameters() if p.requires_grad}
     return result
 
 
@@ -497,14 +455,10 @@ def save_calibration(
     source: str,
     force: bool = False,
 ) -> Path:
-    """Write calibrated weights (and fine-tuned backbone blocks) as a versioned file.
-
-    Shipped versions (``v0``) are never overwritten. With ``--tune-last`` the file also carries the tuned
-    blocks' tensors; :class:`PerceptualDistance` then runs its own copy of the backbone with them.
-    """
+    """Write calibrated heads as a versioned file. The shipped version (``v0.1``) is never overwritten."""
     path = Path(path)
-    if path.resolve().parent == WEIGHTS_DIR.resolve() and path.stem == f"{backbone}_{DEFAULT_VERSION}":
-        raise OutputExistsError(f"{path}: the shipped version {DEFAULT_VERSION} is fixed; choose another --version")
+    if path.resolve().parent == WEIGHTS_DIR.resolve() and path.stem == f"{backbone}_{SHIPPED_VERSION}":
+        raise OutputExistsError(f"{path}: the shipped version {SHIPPED_VERSION} is fixed; choose another --version")
     if path.exists() and not force:
         raise OutputExistsError(f"{path}: exists (a weight version must not change silently; use --force)")
     write_weights(
@@ -512,7 +466,6 @@ def save_calibration(
         result.weights,
         backbone,
         version,
-        backbone_state=result.backbone_state,
         calibrated="true",
         description=f"calibrated with the LPIPS 2AFC objective on {source}",
         scores={k: round(v, 4) for k, v in result.scores.items()},

@@ -3,8 +3,8 @@
 Three forms share the ``metric`` subcommand (argparse cannot mix a free positional list with
 sub-subcommands, so the first word picks the form)::
 
-    sdpic metric REF IMG... [--backbone B|all] [--version V] [--map OUT.png] [--json]
-    sdpic metric calibrate (--bapps DIR | --table NAME|CSV --root DIR) [--version v1 --install | --out FILE]
+    sdpic metric REF IMG... [--metric lpips-alex|lpips-vgg|dists|all] [--version V] [--map OUT.png] [--json]
+    sdpic metric calibrate (--bapps DIR | --table NAME|CSV --root DIR) [--metric M] [--version v1 --install | --out F]
     sdpic metric eval-2afc (--bapps DIR | --table NAME|CSV --root DIR) [--weights FILE...] [--json]
 """
 
@@ -21,7 +21,8 @@ from PIL import Image
 
 from ..errors import InputImageError, ParameterError
 from ..outputs import atomic_save_image, check_output_path
-from .backbones import BACKBONES, DEFAULT_BACKBONE
+from .distance import DEFAULT_METRIC, LPIPS_BACKBONES, METRICS, column
+from .lpips import SHIPPED_VERSION
 
 USAGE = __doc__.split("::", 1)[1]
 
@@ -30,10 +31,10 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     """Register ``sdpic metric`` (called by :mod:`sdpic.cli`)."""
     parser = subparsers.add_parser(
         "metric",
-        help="perceptual distance (and PSNR / MS-SSIM); calibrate / eval-2afc on human judgments",
+        help="human-calibrated perceptual distances (and PSNR / MS-SSIM); calibrate / eval-2afc",
         description=(
-            "Perceptual distance between a reference and test images (LPIPS-style, ImageNet features, "
-            "NOT yet human-calibrated: shipped weights v0 are uniform). Forms:" + USAGE
+            "Perceptual distance between a reference and test images: LPIPS-Alex (default), LPIPS-VGG "
+            f"(heads {SHIPPED_VERSION}, fitted to the BAPPS human judgments) or DISTS. Lower = closer. Forms:" + USAGE
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -43,9 +44,11 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _distance_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=(*BACKBONES, "all"), help="feature network")
-    p.add_argument("--version", default="v0", help="linear weights: shipped version name or a .safetensors path")
-    p.add_argument("--map", type=Path, default=None, help="write the spatial distance map (PNG, scaled to its max)")
+    p.add_argument("--metric", default=DEFAULT_METRIC, choices=(*METRICS, "all"), help="which distance")
+    p.add_argument("--version", default=None, help=f"LPIPS heads: installed version name (default {SHIPPED_VERSION}) "
+                   "or a .safetensors path from calibrate")
+    p.add_argument("--map", type=Path, default=None,
+                   help="write the spatial distance map of the first LPIPS metric (PNG, scaled to its max)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--force", action="store_true", help="overwrite an existing --map file")
 
@@ -70,20 +73,19 @@ def _source_options(p: argparse.ArgumentParser) -> None:
 def _calibrate_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sdpic metric calibrate",
-        description="Learn the per-channel weights with the LPIPS 2AFC ranking objective.",
+        description="Fit the LPIPS linear heads with the LPIPS 2AFC ranking objective (frozen network).",
     )
     _source_options(p)
-    p.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=BACKBONES)
-    p.add_argument("--init", default="v0", help="weights to start from (default: the uniform v0)")
+    p.add_argument("--metric", default=DEFAULT_METRIC, choices=tuple(LPIPS_BACKBONES))
+    p.add_argument("--init", default=SHIPPED_VERSION, help=f"heads to start from (default {SHIPPED_VERSION})")
     p.add_argument("--version", default="v1", help="version name written into the file (default v1)")
     dest = p.add_mutually_exclusive_group()
-    dest.add_argument("--out", type=Path, help="output file (default ./<backbone>_<version>.safetensors)")
+    dest.add_argument("--out", type=Path, help="output file (default ./<network>_<version>.safetensors)")
     dest.add_argument("--install", action="store_true", help="write into the package so version=<version> loads it")
     p.add_argument("--steps", type=int, default=2000, help="optimiser steps (minibatches)")
     p.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate, decayed linearly to 0")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--val-frac", type=float, default=0.2, help="fraction of triplets held out for the report")
-    p.add_argument("--tune-last", type=int, default=0, help="also fine-tune the last N backbone blocks (saved)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--json", action="store_true")
     return p
@@ -92,11 +94,11 @@ def _calibrate_parser() -> argparse.ArgumentParser:
 def _eval_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sdpic metric eval-2afc",
-        description="2AFC agreement with human judgments of PSNR, SSIM, MS-SSIM and each variant of the metric.",
+        description="2AFC agreement with human judgments of PSNR, SSIM, MS-SSIM, LPIPS (every installed head "
+        "version) and DISTS.",
     )
     _source_options(p)
-    p.add_argument("--weights", nargs="*", default=[], help="extra calibrated weight files to evaluate")
-    p.add_argument("--backbone", default="all", choices=(*BACKBONES, "all"))
+    p.add_argument("--weights", nargs="*", default=[], help="extra calibrated LPIPS head files to evaluate")
     p.add_argument("--json", action="store_true")
     return p
 
@@ -124,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     _distance_options(inner)
     inner.add_argument("ref", type=Path)
     inner.add_argument("images", type=Path, nargs="+")
-    inner.set_defaults(**{k: getattr(args, k) for k in ("backbone", "version", "map", "json", "force")})
+    inner.set_defaults(**{k: getattr(args, k) for k in ("metric", "version", "map", "json", "force")})
     if not words:
         inner.print_usage(sys.stderr)
         print("sdpic metric: error: give REF and at least one IMG (or calibrate / eval-2afc)", file=sys.stderr)
@@ -143,8 +145,11 @@ def run_distance(args: argparse.Namespace) -> int:
     from . import get_metric, to_tensor
     from .classic import ms_ssim, ms_ssim_scales, psnr
 
-    backbones = BACKBONES if args.backbone == "all" else (args.backbone,)
-    metrics = {b: get_metric(b, args.version) for b in backbones}
+    names = METRICS if args.metric == "all" else (args.metric,)
+    metrics = {n: get_metric(n, None if n == "dists" else args.version) for n in names}
+    map_metric = next((n for n in names if n != "dists"), None)
+    if args.map and map_metric is None:
+        raise ParameterError("--map needs an LPIPS metric: DISTS has no spatial map")
     ref = to_tensor(args.ref)
     map_paths = _map_paths(args.map, args.images) if args.map else []
     for mp in map_paths:
@@ -158,24 +163,23 @@ def run_distance(args: argparse.Namespace) -> int:
             )
         row: dict[str, object] = {"image": str(path)}
         with torch.no_grad():
-            for b, m in metrics.items():
-                if map_paths and b == backbones[0]:
+            for n, m in metrics.items():
+                if map_paths and n == map_metric:
                     dmap = m(ref, img, spatial=True)[0, 0]
-                    row[f"percep_{b}"] = float(m(ref, img)[0])
+                    row[column(n)] = float(m(ref, img)[0])
                     scale = float(dmap.max()) or 1.0
                     grey = np.clip(np.rint(dmap.numpy() / scale * 255.0), 0, 255).astype(np.uint8)
                     atomic_save_image(Image.fromarray(grey, mode="L"), map_paths[k])
                     row["map"] = str(map_paths[k])
                     row["map_max"] = scale
                 else:
-                    row[f"percep_{b}"] = float(m(ref, img)[0])
+                    row[column(n)] = float(m(ref, img)[0])
             row["psnr_db"] = float(psnr(ref, img)[0])
             row["ms_ssim"] = float(ms_ssim(ref, img)[0]) if min(ref.shape[2:]) >= 11 else None
         rows.append(row)
     info = {
         "reference": str(args.ref),
-        "version": args.version,
-        "calibrated": {b: m.calibrated for b, m in metrics.items()},
+        "versions": {n: m.version for n, m in metrics.items()},
         "ms_ssim_scales": ms_ssim_scales(ref.shape[2], ref.shape[3]),
         "results": rows,
     }
@@ -183,15 +187,13 @@ def run_distance(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     for row in rows:
-        parts = [f"{k[7:]}={row[k]:.4f}" for k in row if k.startswith("percep_")]
+        parts = [f"{n}={row[column(n)]:.4f}" for n in metrics]
         parts.append(f"psnr={row['psnr_db']:.2f}dB")
         if row["ms_ssim"] is not None:
             parts.append(f"ms_ssim={row['ms_ssim']:.4f}")
         if "map" in row:
             parts.append(f"map={row['map']} (white = {row['map_max']:.4g})")
         print(f"{row['image']}: " + "  ".join(parts))
-    if not any(info["calibrated"].values()):
-        print(f"(perceptual distance {args.version}: uniform weights, not human-calibrated)", file=sys.stderr)
     return 0
 
 
@@ -203,7 +205,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     triplets, source = _triplets(args)
-    name = f"{args.backbone}_{args.version}.safetensors"
+    backbone = LPIPS_BACKBONES[args.metric]
+    name = f"{backbone}_{args.version}.safetensors"
     out = WEIGHTS_DIR / name if args.install else (args.out or Path(name))
     if out.exists() and not args.force:
         check_output_path(out, (), False)  # raises the standard "exists (use --force)" error
@@ -211,23 +214,21 @@ def run_calibrate(args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    say(f"calibrating {args.backbone} on {source}: {len(triplets)} triplets")
+    say(f"calibrating the {args.metric} heads on {source}: {len(triplets)} triplets")
     result = calibrate(
         triplets,
-        backbone=args.backbone,
+        backbone=backbone,
         init_version=args.init,
         steps=args.steps,
         lr=args.lr,
         batch_size=args.batch_size,
         val_frac=args.val_frac,
         seed=args.seed,
-        tune_last=args.tune_last,
         progress=say,
     )
-    report: dict[str, object] = {"backbone": args.backbone, "source": source, **result.scores}
-    save_calibration(result, out, args.backbone, args.version, source, force=args.force)
+    report: dict[str, object] = {"metric": args.metric, "source": source, **result.scores}
+    save_calibration(result, out, backbone, args.version, source, force=args.force)
     report["weights"] = str(out)
-    report["fine_tuned_tensors"] = len(result.backbone_state or {})
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -236,28 +237,31 @@ def run_calibrate(args: argparse.Namespace) -> int:
             f"2AFC score train {s['train_before']:.4f} -> {s['train_after']:.4f}, "
             f"held-out {s['val_before']:.4f} -> {s['val_after']:.4f}"
         )
-        tuned = f", with {args.tune_last} fine-tuned backbone block(s)" if result.backbone_state else ""
-        print(f"wrote {out}{tuned}" + (f" (use version={args.version!r})" if args.install else ""))
+        print(f"wrote {out}" + (f" (use version={args.version!r})" if args.install else ""))
     return 0
 
 
 def run_eval(args: argparse.Namespace) -> int:
     """Print the 2AFC score of PSNR, SSIM, MS-SSIM and every metric variant on a judgment set."""
     from .calibrate import classic_distances, evaluate_2afc
-    from .distance import PerceptualDistance, available_versions, read_weights
+    from .distance import build_metric
+    from .lpips import available_versions, read_weights
 
     if args.threads:
         torch.set_num_threads(args.threads)
     triplets, source = _triplets(args)
     metrics = classic_distances()
-    backbones = BACKBONES if args.backbone == "all" else (args.backbone,)
-    for b in backbones:
-        for v in available_versions(b):
-            metrics[f"percep_{b}_{v}"] = PerceptualDistance(b, v).eval()
+    for name, backbone in LPIPS_BACKBONES.items():
+        for v in available_versions(backbone):
+            metrics[f"{column(name)}_{v}"] = build_metric(name, v).eval()
+    metrics["dists"] = build_metric("dists").eval()
+    by_backbone = {b: n for n, b in LPIPS_BACKBONES.items()}
     for wpath in args.weights:
         _, meta = read_weights(wpath)
-        b = meta.get("backbone", DEFAULT_BACKBONE)
-        metrics[f"percep_{b}_{Path(wpath).stem}"] = PerceptualDistance(b, str(wpath)).eval()
+        name = by_backbone.get(meta.get("backbone", ""))
+        if name is None:
+            raise ParameterError(f"{wpath}: heads for an unknown network {meta.get('backbone')!r}")
+        metrics[f"{column(name)}_{Path(wpath).stem}"] = build_metric(name, str(wpath)).eval()
     scores = evaluate_2afc(triplets, metrics)
     if args.json:
         print(json.dumps({"source": source, "triplets": len(triplets), "scores": scores}, indent=2))

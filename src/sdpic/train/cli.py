@@ -36,6 +36,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--objective", default="mse",
                    help="training loss (sdpic.train.losses): mse, or perceptual (saliency-weighted metric + MS-SSIM)")
+    for name, symbol in (("mse", "α"), ("perceptual", "β"), ("ms-ssim", "γ"), ("saliency", "k")):
+        p.add_argument(f"--{name}-weight", type=float, default=None,
+                       help=f"override the objective's {symbol} (sdpic.train.losses)")
     p.add_argument("--ema-decay", type=float, default=0.999,
                    help="exponential moving average of the weights; snapshots are written for both, --export "
                         "ships the average (default %(default)s; 0 turns it off)")
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         env = {**os.environ, **ALLOCATOR_ENV, "SDPIC_NO_REEXEC": "1"}
         os.execve(sys.executable, [sys.executable, "-m", "sdpic.cli", *sys.argv[1:]], env)
     from .loop import TrainConfig, is_main_process, train
+    from .losses import TERM_WEIGHTS
 
     _stop_on_signals()
     cfg = TrainConfig(
@@ -74,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         objective=args.objective, ema_decay=args.ema_decay,
         lambda_range=tuple(args.lambda_range) if args.lambda_range else None,
         loader_workers=args.loader_workers,
+        loss_weights={k: v for k in TERM_WEIGHTS if (v := getattr(args, k)) is not None},
     )
     path = train(cfg)
     if is_main_process():

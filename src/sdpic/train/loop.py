@@ -30,7 +30,7 @@ from ..errors import ParameterError
 from ..outputs import atomic_write_bytes
 from ..zoo import load_model_file, save_model, weights_steps
 from .data import CropDataset, default_train_folders, list_images, random_quality_maps, saliency_quality_maps
-from .losses import TrainingLoss, get_objective
+from .losses import Objective, TrainingLoss, get_objective
 
 
 @dataclass
@@ -53,6 +53,8 @@ class TrainConfig:
     log_every: int = 50
     seed: int | None = None
     objective: str = "mse"  # a key of sdpic.train.losses.OBJECTIVES
+    # Overrides of the objective's term weights (mse_weight, perceptual_weight, ms_ssim_weight, saliency_weight)
+    loss_weights: dict[str, float] = field(default_factory=dict)
     ema_decay: float = 0.999  # averages over ~1,000 steps; 0: no weight average
     # (λ at quality level 0, λ at level 64) of the loss; None: the checkpoint's, else the --init-from
     # weights', else ModelConfig's. Part of the model config saved with checkpoints and weights.
@@ -141,7 +143,7 @@ def train(cfg: TrainConfig) -> Path:
     if cfg.seed is not None:
         torch.manual_seed(cfg.seed + (dist.get_rank() if distributed else 0))
 
-    objective = get_objective(cfg.objective)  # fails early on an unknown name
+    objective = get_objective(cfg.objective, **cfg.loss_weights)  # fails early on an unknown name
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = cfg.run_dir / "checkpoint.pt"
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True) if ckpt_path.exists() else None
@@ -237,17 +239,17 @@ def train(cfg: TrainConfig) -> Path:
                     fh.write(json.dumps({"step": step, "time": time.time(), "lr": lr, "averaged_steps": averaged_steps,
                                          **{k: round(v, 6) for k, v in avg.items()}}) + "\n")
             if is_main_process() and step % cfg.snapshot_every == 0:
-                _snapshots(model, average, cfg.run_dir, step, cfg.objective)
+                _snapshots(model, average, cfg.run_dir, step, objective)
                 snapshot_step = step
             if is_main_process() and time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
-                _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective, average)
+                _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, objective, average)
                 last_ckpt = time.monotonic()
     finally:
         bar.close()
         if is_main_process():
-            _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, cfg.objective, average)
+            _save_checkpoint(model, optimizer, step, optimizer_start, ckpt_path, objective, average)
             if snapshot_step != step:  # the stopping step's weights, both kinds
-                _snapshots(model, average, cfg.run_dir, step, cfg.objective)
+                _snapshots(model, average, cfg.run_dir, step, objective)
             if cfg.export:  # the shipped kind's snapshot of this step, byte for byte
                 atomic_write_bytes(cfg.export, _snapshot_path(cfg.run_dir, step, averaged=average is not None)
                                    .read_bytes())
@@ -257,17 +259,19 @@ def train(cfg: TrainConfig) -> Path:
 
 
 def _save_checkpoint(model: SdpicModel, optimizer: torch.optim.Optimizer, step: int, optimizer_start: int,
-                     path: Path, objective: str, average: WeightAverage | None = None) -> None:
+                     path: Path, objective: Objective, average: WeightAverage | None = None) -> None:
     tmp = path.with_suffix(".tmp")
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-             "optimizer_start": optimizer_start, "objective": objective, "config": model.config.to_dict()}
+             "optimizer_start": optimizer_start, "objective": objective.name,
+             "loss_weights": objective.term_weights(), "config": model.config.to_dict()}
     if average is not None:
         state["weight_average"] = average.state_dict()
     torch.save(state, tmp)
     os.replace(tmp, path)
 
 
-def _snapshots(model: SdpicModel, average: WeightAverage | None, run_dir: Path, step: int, objective: str) -> None:
+def _snapshots(model: SdpicModel, average: WeightAverage | None, run_dir: Path, step: int,
+               objective: Objective) -> None:
     """``snapshots/step_N.safetensors`` and, with a weight average, ``step_N-ema.safetensors``."""
     _snapshot(model, _snapshot_path(run_dir, step, averaged=False), step, objective)
     if average is not None:
@@ -279,11 +283,12 @@ def _snapshot_path(run_dir: Path, step: int, averaged: bool) -> Path:
     return run_dir / "snapshots" / f"step_{step:07d}{'-ema' if averaged else ''}.safetensors"
 
 
-def _snapshot(model: SdpicModel, path: Path, step: int, objective: str) -> None:
+def _snapshot(model: SdpicModel, path: Path, step: int, objective: Objective) -> None:
     """Weights-only export with frozen entropy tables (what the zoo ships)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
     model.z_prior.build_tables()
-    save_model(model, path, {"steps": step, "objective": objective})
+    save_model(model, path, {"steps": step, "objective": objective.name,
+                             "loss_weights": json.dumps(objective.term_weights())})
     model.train(was_training)

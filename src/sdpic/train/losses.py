@@ -11,8 +11,9 @@
   weighting agree.
 * ``w(p) = 1 + k · s(p)`` renormalised to mean 1 per image, ``s`` the saliency map of the crop
   (ground-truth masks for ECSSD, the learned saliency model elsewhere).
-* ``D(p)`` is the spatial distance map of :mod:`sdpic.metric` (training backbone; the *other*
-  backbone is kept for evaluation, so the held-out perceptual figure is not the one optimised).
+* ``D(p)`` is the spatial LPIPS map of the training metric (LPIPS-Alex, :mod:`sdpic.metric`): calibrated
+  on human judgments and cheap enough for a loss. LPIPS-VGG and DISTS are kept out of training, so the
+  held-out figures the codec is judged on are not the ones it optimised.
 * The MS-SSIM term is per image; it is scaled by that image's mean λ (``λ̄_i``) so that it keeps
   the same weight relative to the other terms across the rate range instead of dominating low rates.
 
@@ -21,7 +22,7 @@ The ``mse`` objective is α = 1 and nothing else: plain λ-weighted MSE, what ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -40,26 +41,38 @@ class Objective:
     perceptual_weight: float = 0.0   # β, on the metric's distance map
     ms_ssim_weight: float = 0.0      # γ, on 1 − MS-SSIM
     saliency_weight: float = 0.0     # k in w = 1 + k·s
-    metric_backbone: str = "mobilenet_v2"
+    metric: str = "lpips-alex"       # an LPIPS metric of sdpic.metric (it has the spatial map the loss needs)
 
     @property
     def needs_saliency(self) -> bool:
         return self.saliency_weight > 0.0
 
+    def term_weights(self) -> dict[str, float | str]:
+        """α, β, γ, k and the metric, as recorded with checkpoints and weights."""
+        return {k: getattr(self, k) for k in (*TERM_WEIGHTS, "metric")}
 
-# β and γ put the perceptual and MS-SSIM terms on the scale of 255²·MSE: between quality 10 and 90
-# on Kodak the metric moved by ~1.0 and 1 − MS-SSIM by ~0.07 while 255²·MSE moved by ~50.
+
+#: The weights ``sdpic train`` can override (``--mse-weight`` ...).
+TERM_WEIGHTS = ("mse_weight", "perceptual_weight", "ms_ssim_weight", "saliency_weight")
+
+
+# β and γ put the perceptual and MS-SSIM terms on the scale of 255²·MSE: between JPEG quality 10 and 90
+# on Kodak LPIPS-Alex moves by ~0.25 and 1 − MS-SSIM by ~0.08 while 255²·MSE moves by ~50-250.
 OBJECTIVES: dict[str, Objective] = {
     "mse": Objective("mse"),
-    "perceptual": Objective("perceptual", mse_weight=0.25, perceptual_weight=100.0, ms_ssim_weight=200.0,
+    "perceptual": Objective("perceptual", mse_weight=0.25, perceptual_weight=400.0, ms_ssim_weight=200.0,
                             saliency_weight=1.0),
 }
 
 
-def get_objective(name: str) -> Objective:
+def get_objective(name: str, **weights: float) -> Objective:
+    """The named objective, with some of its :data:`TERM_WEIGHTS` replaced."""
     if name not in OBJECTIVES:
         raise ParameterError(f"unknown objective {name!r} (choose from {', '.join(OBJECTIVES)})")
-    return OBJECTIVES[name]
+    unknown = set(weights) - set(TERM_WEIGHTS)
+    if unknown or any(v < 0 for v in weights.values()):
+        raise ParameterError(f"loss weights are non-negative values of {', '.join(TERM_WEIGHTS)}")
+    return replace(OBJECTIVES[name], **weights)
 
 
 def saliency_weights(saliency: torch.Tensor, k: float) -> torch.Tensor:
@@ -76,9 +89,9 @@ class TrainingLoss(nn.Module):
         self.objective = objective
         self.metric = None
         if objective.perceptual_weight > 0.0:
-            from ..metric.distance import PerceptualDistance
+            from ..metric import build_metric
 
-            self.metric = PerceptualDistance(objective.metric_backbone).eval()
+            self.metric = build_metric(objective.metric).eval()
             self.metric.requires_grad_(False)
 
     def forward(self, model: SdpicModel, x: torch.Tensor, q: torch.Tensor, out: dict,
