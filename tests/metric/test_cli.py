@@ -28,13 +28,13 @@ def test_distance_text_and_json(images: tuple[Path, Path, Path], capsys: pytest.
     ref, img, _ = images
     assert main(["metric", str(ref), str(img)]) == 0
     out = capsys.readouterr().out
-    assert "mobilenet_v2=" in out and "psnr=" in out and "ms_ssim=" in out
-    assert main(["metric", str(ref), str(img), str(ref), "--json", "--backbone", "all"]) == 0
+    assert "lpips-alex=" in out and "psnr=" in out and "ms_ssim=" in out
+    assert main(["metric", str(ref), str(img), str(ref), "--json", "--metric", "all"]) == 0
     info = json.loads(capsys.readouterr().out)
     first, second = info["results"]
-    assert first["percep_mobilenet_v2"] > 0 and first["percep_efficientnet_lite0"] > 0
-    assert second["percep_mobilenet_v2"] == pytest.approx(0.0, abs=1e-6)
-    assert info["calibrated"] == {"mobilenet_v2": False, "efficientnet_lite0": False}
+    assert first["lpips_alex"] > 0 and first["lpips_vgg"] > 0 and first["dists"] > 0
+    assert second["lpips_alex"] == pytest.approx(0.0, abs=1e-6) and second["dists"] == pytest.approx(0.0, abs=1e-6)
+    assert info["versions"] == {"lpips-alex": "v0.1", "lpips-vgg": "v0.1", "dists": "DISTS_pytorch-0.1"}
 
 
 def test_distance_map(images: tuple[Path, Path, Path], tmp_path: Path) -> None:
@@ -57,6 +57,8 @@ def test_distance_errors(images: tuple[Path, Path, Path], tmp_path: Path, capsys
     assert main(["metric", str(ref), str(tmp_path / "junk.png")]) == 1
     assert "readable" in capsys.readouterr().err
     assert main(["metric", str(ref), str(img), "--version", "v42"]) == 1
+    assert main(["metric", str(ref), str(img), "--metric", "dists", "--map", str(tmp_path / "m.png")]) == 1
+    assert "no spatial map" in capsys.readouterr().err
     assert main(["metric"]) == 2
 
 
@@ -71,8 +73,8 @@ def test_calibrate_and_eval(small_bapps: Path, tmp_path: Path, capsys: pytest.Ca
     assert main(argv) == 1  # never overwrite a weights version silently
     assert main(["metric", "eval-2afc", "--bapps", str(bapps_dir), "--weights", str(out), "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)["scores"]
-    assert {"psnr", "ssim", "ms_ssim", "percep_mobilenet_v2_v0", "percep_efficientnet_lite0_v0"} <= set(scores)
-    assert "percep_mobilenet_v2_w" in scores
+    assert {"psnr", "ssim", "ms_ssim", "lpips_alex_v0.1", "lpips_vgg_v0.1", "dists"} <= set(scores)
+    assert "lpips_alex_w" in scores
 
 
 def test_mos_cli(mos_table: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,7 +88,7 @@ def test_mos_cli(mos_table: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "--max-pairs-per-ref",
         "2",
     ]
-    assert main([*argv, "--higher-is-better", "--backbone", "mobilenet_v2"]) == 0
+    assert main([*argv, "--higher-is-better"]) == 0
     assert "compression distortions" in capsys.readouterr().out
     assert main(argv) == 1  # the direction of a custom table's scores must be stated
     assert main(["metric", "eval-2afc", "--table", "LIVE"]) == 1  # --root is required

@@ -1,4 +1,5 @@
-"""Outputs of every MobileNetV2 user on a fixed input, to check a refactor of the network changes nothing.
+"""Outputs of the MobileNetV2 users (saliency model, task classifier) on a fixed input, to check that a
+refactor of the network changes nothing.
 
 ``python tests/nets/reference_outputs.py --write`` records them into ``reference_outputs.json`` (done once,
 on the code *before* the three MobileNetV2 copies were merged into :mod:`sdpic.nets.mobilenet_v2`);
@@ -29,31 +30,17 @@ def fixed_image(h: int = 96, w: int = 128) -> np.ndarray:
     return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
-def distorted(rgb: np.ndarray) -> np.ndarray:
-    """A fixed, deterministic distortion of ``rgb``: 4x4 block averaging (a crude coding artefact)."""
-    h, w = rgb.shape[:2]
-    blocks = rgb.reshape(h // 4, 4, w // 4, 4, 3).astype(np.float64).mean(axis=(1, 3))
-    return np.round(np.repeat(np.repeat(blocks, 4, axis=0), 4, axis=1)).astype(np.uint8)
-
-
 def compute() -> dict[str, object]:
-    """Every value recorded: saliency map samples, metric distances and maps, classifier logits."""
+    """Every value recorded: saliency map samples and classifier logits."""
     torch.set_num_threads(1)
     out: dict[str, object] = {}
-    rgb, bad = fixed_image(), distorted(fixed_image())
+    rgb = fixed_image()
 
     from sdpic.saliency.learned import predict_learned
 
     sal = predict_learned(rgb)
     out["saliency_map_mean"] = float(sal.mean())
     out["saliency_map_samples"] = [float(v) for v in sal[::16, ::16].ravel()]
-
-    import sdpic.metric as metric
-
-    for backbone in ("mobilenet_v2", "efficientnet_lite0"):
-        out[f"distance_{backbone}"] = float(metric.distance(rgb, bad, backbone=backbone))
-        dmap = metric.distance(rgb, bad, backbone=backbone, spatial=True)
-        out[f"distance_map_{backbone}_samples"] = [float(v) for v in dmap[::16, ::16].ravel()]
 
     from sdpic.bench.classifier import Classifier
 

@@ -200,7 +200,7 @@ def run_distance(args: argparse.Namespace) -> int:
 def run_calibrate(args: argparse.Namespace) -> int:
     """Calibrate, print the 2AFC scores before/after, write the versioned weights file."""
     from .calibrate import calibrate, save_calibration
-    from .distance import WEIGHTS_DIR
+    from .lpips import WEIGHTS_DIR
 
     if args.threads:
         torch.set_num_threads(args.threads)
