@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fine-tune both shipped models side by side on a lent GPU (the `device` tool); docs/training.md
 # ("On a lent GPU") has the whole recipe. Run on the device in the repo root, with `train_subset/`
-# carried (benchmarks/pack_training_subset.py, plus the truncated MobileNetV2 file named below):
+# carried (benchmarks/pack_training_subset.py: the photos, and LPIPS-Alex's alexnet.ckpt in
+# train_subset/lpips/, which the perceptual objective trains on and the device cannot install):
 #
 #     OUT=... bash benchmarks/device_train.sh
 #
@@ -12,7 +13,11 @@
 # 15 MiB parts ($OUT takes files of at most 16 MiB): the final weight averages of both models, the
 # final raw sdpic-mse weights, and both log.jsonl files.
 set -u
-export PYTHONPATH=src PYTHONUNBUFFERED=1 SDPIC_MOBILENET_V2_WEIGHTS=train_subset/mnv2_features0-6.pth
+export PYTHONPATH=src PYTHONUNBUFFERED=1 SDPIC_LPIPS_WEIGHTS_DIR=train_subset/lpips
+if [ ! -f "$SDPIC_LPIPS_WEIGHTS_DIR/alexnet.ckpt" ]; then  # fail now, not as a perceptual run dying beside the MSE one
+  echo "error: no $SDPIC_LPIPS_WEIGHTS_DIR/alexnet.ckpt (pack train_subset with benchmarks/pack_training_subset.py)" >&2
+  exit 2
+fi
 PY=${PYTHON:-python3}
 PHASE1=${PHASE1_MIN:-4.5}
 PHASE2=${PHASE2_MIN:-2}

@@ -27,6 +27,7 @@ from sdpic.bench.metrics import PERCEPTUAL_COLUMNS, psnr
 from sdpic.bench.paths import shared_path
 from sdpic.cli import script_status
 from sdpic.codec.model import LATENT_STRIDE
+from sdpic.errors import ParameterError
 from sdpic.image_io import load_image
 from sdpic.metric import get_metric
 from sdpic.zoo import load_model_file, weights_steps
@@ -54,7 +55,7 @@ def _curve(points: list[list[dict[str, float]]]) -> dict[str, list[float]]:
     return {k: [float(np.mean([img[i][k] for img in points])) for i in range(len(points[0]))] for k in points[0][0]}
 
 
-def probe(weights: list[Path], limit: int, threads: int) -> dict:
+def probe(weights: list[Path], limit: int, threads: int, avif_curve: dict | None = None) -> dict:
     torch.set_num_threads(threads)
     images = sorted(shared_path("data/kodak").glob("kodim*.png"))[:limit]
     rgbs = [np.asarray(load_image(p).rgb) for p in images]
@@ -63,13 +64,13 @@ def probe(weights: list[Path], limit: int, threads: int) -> dict:
     per_image: dict[str, list] = {"avif": []}
     feats = [dict() for _ in rgbs]
     with torch.inference_mode():
-        for rgb, f in zip(tqdm(rgbs, desc="avif", leave=False), feats, strict=True):
+        for rgb, f in zip(tqdm(rgbs, desc="avif", leave=False) if avif_curve is None else (), feats, strict=False):
             streams = [avif.encode(rgb, s) for s in AVIF_SETTINGS]
             rows = _scores(rgb, [avif.decode(s) for s in streams], f)
             for row, s in zip(rows, streams, strict=True):
                 row["bpp"] = 8 * len(s) / (rgb.shape[0] * rgb.shape[1])
             per_image["avif"].append(rows)
-        curves["avif"] = _curve(per_image["avif"])
+        curves["avif"] = avif_curve or _curve(per_image["avif"])
         for path in weights:
             model = load_model_file(path).eval()
             name = f"{path} ({weights_steps(path)} steps)"
@@ -110,8 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=6, help="first N Kodak images")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the curves and BD-rates here")
+    parser.add_argument("--avif-from", type=Path, default=None,
+                        help="reuse the AVIF curve of an earlier --json with the same --limit")
     args = parser.parse_args(argv)
-    doc = probe(args.weights, args.limit, args.threads)
+    avif_curve = None
+    if args.avif_from:
+        earlier = json.loads(args.avif_from.read_text())
+        if earlier["images"] != args.limit or list(earlier["avif_settings"]) != list(AVIF_SETTINGS):
+            raise ParameterError(f"{args.avif_from}: another image count or AVIF settings")
+        avif_curve = earlier["curves"]["avif"]
+    doc = probe(args.weights, args.limit, args.threads, avif_curve)
     print(f"BD-rate vs AVIF (%), {doc['images']} Kodak images, estimated rates, uniform quality")
     print(f"{'weights':70s} " + " ".join(f"{c:>10s}" for c in COLUMNS))
     for name, row in doc["bd_rate_vs_avif"].items():

@@ -117,7 +117,7 @@ def dists_reference():
     fake.models = types.SimpleNamespace(vgg16=lambda pretrained=True: types.SimpleNamespace(features=features))
     fake.transforms = types.SimpleNamespace()
     sys.modules.setdefault("torchvision", fake)
-    from DISTS_pytorch.DISTS_pt import DISTS as ReferenceDISTS
+    from DISTS_pytorch.DISTS_pt import DISTS as ReferenceDISTS  # noqa: N811 (the package's class, renamed)
 
     model = ReferenceDISTS(load_weights=False)
     weights = torch.load(dists_weights_path(), map_location="cpu", weights_only=True)

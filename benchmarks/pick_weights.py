@@ -7,7 +7,7 @@ shipped file is put back. Prints one row of BD-rates per candidate against ``--r
     .venv/bin/python benchmarks/pick_weights.py --model sdpic-mse --reference webp --metrics psnr \\
         runs/sdpic-mse-s12/snapshots/step_0040000-ema.safetensors runs/sdpic-mse-s12-export.safetensors
     .venv/bin/python benchmarks/pick_weights.py --model sdpic --reference avif \\
-        --metrics psnr,ms_ssim,percep,percep_eval,psnr_salient runs/.../step_0046102-ema.safetensors
+        --metrics psnr,ms_ssim,lpips_alex,lpips_vgg,dists,psnr_salient runs/.../step_0046102-ema.safetensors
 
 The shipped weights are measured first as the row to beat (``--no-shipped`` skips them). Stop training
 first: the encode times are not reported, but a shared CPU makes each candidate take twice as long.
@@ -37,13 +37,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from sdpic.bench.metrics import QUALITY_METRICS
 from sdpic.bench.report import save_figure
 from sdpic.cli import script_status
 from sdpic.errors import ParameterError
 from sdpic.outputs import atomic_write_bytes
 from sdpic.zoo import entry_by_name, weights_hash, weights_steps
 
-DEFAULT_METRICS = "psnr,ms_ssim,percep,percep_eval,psnr_salient"
+DEFAULT_METRICS = ",".join(QUALITY_METRICS)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -172,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         raise ParameterError(f"no such weights file: {', '.join(missing)}")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in QUALITY_METRICS]
+    if unknown:  # e.g. the old percep / percep_eval: the bench would leave them empty without a word
+        raise ParameterError(f"unknown --metrics {', '.join(unknown)} (the bench measures {DEFAULT_METRICS})")
     candidates = ([] if args.no_shipped else [zoo_path]) + list(args.candidates)
 
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so the finally restores the shipped file

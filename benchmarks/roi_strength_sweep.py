@@ -26,7 +26,8 @@ from pathlib import Path
 from sdpic.errors import ParameterError
 from sdpic.outputs import atomic_write_bytes
 
-METRICS = ("psnr_salient", "percep_eval", "percep", "psnr", "ms_ssim")
+#: The salient region's PSNR first (what the strength trades for), then the held-out distances.
+METRICS = ("psnr_salient", "lpips_vgg", "dists", "lpips_alex", "psnr", "ms_ssim")
 
 
 def gather(paths: list[Path], codec: str) -> dict:

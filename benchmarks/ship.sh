@@ -39,6 +39,20 @@ if pgrep -f "bin/sdpic train" >/dev/null; then
   echo "error: a training run is going; stop it first (the bench records timings)" >&2
   exit 2
 fi
+# --update merges MODEL's rows into the committed RD JSON; one from before the metric change (percep /
+# percep_eval columns) cannot take them: every codec must be rerun first (results/bench/README.md).
+if ! $PY - <<'EOF'
+import json, sys
+from sdpic.bench.rd import outdated_columns
+why = outdated_columns(json.load(open("results/bench/kodak_rd.json")))
+if why:
+    sys.exit(f"error: results/bench/kodak_rd.json: {why}")
+EOF
+then
+  echo "  first: sdpic bench rd --images ../shared/data/kodak --out results/bench/kodak_rd.json" \
+    "--plot results/bench/kodak --workers 2 --force (results/bench/README.md)" >&2
+  exit 2
+fi
 export OMP_WAIT_POLICY=PASSIVE
 
 step() { echo; echo "== $(date -u +%H:%M:%S) UTC: $*"; }

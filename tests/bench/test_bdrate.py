@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sdpic.bench.bdrate import bd_rate, bd_rate_table, quality_delta_at_rates
+from sdpic.bench.bdrate import LOWER_IS_BETTER, bd_rate, bd_rate_table, quality_delta_at_rates
 from sdpic.errors import ParameterError
 
 RATE = [0.1, 0.2, 0.4, 0.8, 1.6]
@@ -41,7 +41,7 @@ def test_hand_computed_constant_log_offset_on_uneven_curve() -> None:
 
 
 def test_lower_is_better_metric_keeps_the_sign_convention() -> None:
-    dist = [0.40, 0.30, 0.21, 0.14, 0.09]  # perceptual distance falls as rate rises
+    dist = [0.40, 0.30, 0.21, 0.14, 0.09]  # a distance (LPIPS, DISTS) falls as rate rises
     half = [r / 2 for r in RATE]
     assert bd_rate(RATE, dist, half, dist, lower_is_better=True) == pytest.approx(-50.0, abs=1e-9)
     # treating it as higher-is-better would flip the curve order; the explicit flag is what makes it right
@@ -67,13 +67,20 @@ def test_mismatched_lengths_raise_parameter_error() -> None:
 
 def test_table_includes_reference_and_handles_missing_metrics() -> None:
     curves = {
-        "avif": {"bpp": RATE, "psnr": PSNR, "percep": [None] * 5},
-        "x": {"bpp": [r / 2 for r in RATE], "psnr": PSNR, "percep": [None] * 5},
+        "avif": {"bpp": RATE, "psnr": PSNR, "lpips_vgg": [None] * 5},
+        "x": {"bpp": [r / 2 for r in RATE], "psnr": PSNR, "lpips_vgg": [None] * 5},
     }
-    table = bd_rate_table(curves, "avif", ["psnr", "percep"])
+    table = bd_rate_table(curves, "avif", ["psnr", "lpips_vgg"])
     assert table["psnr"]["avif"] == pytest.approx(0.0, abs=1e-9)
     assert table["psnr"]["x"] == pytest.approx(-50.0, abs=1e-9)
-    assert table["percep"] == {"avif": None, "x": None}
+    assert table["lpips_vgg"] == {"avif": None, "x": None}
+
+
+def test_the_distance_columns_are_the_lower_is_better_ones() -> None:
+    assert LOWER_IS_BETTER == {"lpips_alex", "lpips_vgg", "dists"}
+    dist = [0.40, 0.30, 0.21, 0.14, 0.09]
+    curves = {"avif": {"bpp": RATE, "dists": dist}, "x": {"bpp": [r / 2 for r in RATE], "dists": dist}}
+    assert bd_rate_table(curves, "avif", ["dists"])["dists"]["x"] == pytest.approx(-50.0, abs=1e-9)
 
 
 def test_quality_delta_is_the_constant_offset_of_a_shifted_curve() -> None:

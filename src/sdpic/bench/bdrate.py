@@ -6,8 +6,9 @@ overshoots between points, unlike the original cubic polynomial fit), both inter
 over the quality interval where the curves overlap, and the mean log-rate difference is turned into a
 percentage. Negative = the test codec needs fewer bits than the reference for the same quality.
 
-For lower-is-better metrics (perceptual distances) quality is negated first, so "better" always means
-"larger" and the sign convention of the result is the same for every metric.
+For lower-is-better metrics (the human-calibrated distances LPIPS-Alex, LPIPS-VGG, DISTS) quality is
+negated first, so "better" always means "larger" and the sign convention of the result is the same for
+every metric.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ParameterError
+from .metrics import PERCEPTUAL_COLUMNS
 
-#: Metrics where a smaller value means a better image.
-LOWER_IS_BETTER = frozenset({"percep", "percep_eval"})
+#: Metrics where a smaller value means a better image: the distance columns (lpips_alex, lpips_vgg, dists).
+LOWER_IS_BETTER = frozenset(PERCEPTUAL_COLUMNS)
 
 
 def _prepare(rate: Sequence[float], quality: Sequence[float], lower_is_better: bool) -> tuple[np.ndarray, np.ndarray]:

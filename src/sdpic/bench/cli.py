@@ -61,7 +61,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     rd.add_argument("--anchors", type=Path, default=None, help="published curves (default ../shared/anchors/...)")
     rd.add_argument("--cache-dir", type=Path, default=None, help="encode cache (default <project>/cache/bench)")
     rd.add_argument("--no-cache", action="store_true", help="encode everything again, store nothing")
-    rd.add_argument("--no-percep", action="store_true", help="skip the deep perceptual metric columns")
+    rd.add_argument("--no-perceptual", action="store_true",
+                    help="skip the human-calibrated distance columns (lpips_alex, lpips_vgg, dists): "
+                         "PSNR, MS-SSIM and salient PSNR only, much faster")
     rd.add_argument("--sdpic-saliency", default=None, metavar="auto|none",
                     help="saliency argument for every sdpic codec (default: each model's own, auto for sdpic, "
                          "none for sdpic-mse)")
@@ -155,7 +157,7 @@ def _command_line() -> str | None:
 def cmd_rd(args: argparse.Namespace) -> int:
     """Run the RD benchmark, write JSON / plots / table, print the BD-rate table."""
     from .codecs import SdpicOptions
-    from .rd import list_images, run_rd
+    from .rd import list_images, outdated_columns, run_rd
     from .report import markdown_table, write_report
 
     images_dir = args.images or shared_path("data", "kodak")
@@ -163,6 +165,9 @@ def cmd_rd(args: argparse.Namespace) -> int:
     base, out = _update_base(args, "RD")
     if out is not None:
         check_output_path(out, force=args.force)  # fail before the long run, not after
+    outdated = outdated_columns(base) if base is not None else None
+    if outdated:  # merge_results would refuse it, but only after the run
+        raise ParameterError(f"--update {args.update}: {outdated}, without --update")
     if args.plot and not args.force and Path(f"{args.plot}_table.md").exists():
         raise ParameterError(f"{args.plot}_table.md exists (use --force to overwrite)")
     doc = run_rd(
@@ -175,7 +180,7 @@ def cmd_rd(args: argparse.Namespace) -> int:
         dataset=args.dataset,
         reference=args.reference,
         sdpic=SdpicOptions(args.sdpic_saliency, args.sdpic_roi_strength),
-        want_percep=not args.no_percep,
+        want_perceptual=not args.no_perceptual,
         progress=not args.quiet,
     )
     doc["run"]["command"] = _command_line()
@@ -228,7 +233,7 @@ def cmd_task(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Regenerate plots and tables from saved RD or task JSONs."""
-    from .rd import add_bd_rates
+    from .rd import add_bd_rates, outdated_columns
     from .report import (
         codec_bd_rates_table,
         codec_points_table,
@@ -258,6 +263,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         files = write_task_report(docs, args.plot)
     elif kinds == {"rd"} and len(docs) == 1:
         doc = docs[0]
+        outdated = outdated_columns(doc)
+        if outdated:  # still drawn (PSNR / MS-SSIM are comparable), but its distance columns are gone
+            print(f"note: {args.json[0]}: {outdated}", file=sys.stderr)
         if args.reference is not None:
             if not doc["codecs"].get(args.reference, {}).get("points"):
                 raise ParameterError(f"--reference {args.reference!r}: no such codec with points in {args.json[0]}")

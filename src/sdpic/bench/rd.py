@@ -5,9 +5,13 @@ encoded stream is cached (see :mod:`sdpic.bench.cache`), and the result is one J
 schema the plots, tables and the project README read::
 
     {"dataset", "images", "reference": "avif",
-     "codecs": {NAME: {"version", "config", "options", "points": [{"setting", "bpp", "psnr", "ms_ssim", "percep",
-                                               "percep_eval", "psnr_salient", "encode_s", "decode_s"}]}},
+     "codecs": {NAME: {"version", "config", "options", "points": [{"setting", "bpp", "psnr", "ms_ssim",
+                                               "lpips_alex", "lpips_vgg", "dists", "psnr_salient",
+                                               "encode_s", "decode_s"}]}},
      "bd_rate": {METRIC: {NAME: percent}}}
+
+``lpips_alex`` / ``lpips_vgg`` / ``dists`` are the human-calibrated distances of :mod:`sdpic.metric`
+(lower is better; the perceptual model trains on LPIPS-Alex, so LPIPS-VGG and DISTS are the held-out ones).
 
 ``config`` is the encoder option string of the cache key; ``options`` the same options as fields (for the
 sdpic codecs ``{"saliency", "roi_strength"}``, empty for the baselines). Plus informative extras (per-image
@@ -79,7 +83,7 @@ class RDConfig:
     cache_dir: str | None = None
     masks_dir: str | None = None
     sdpic: SdpicOptions = field(default_factory=SdpicOptions)
-    want_percep: bool = True
+    want_perceptual: bool = True
     settings: dict[str, list[float]] = field(default_factory=dict)
     #: torch threads for the metrics: the cores divided among the workers (more only adds contention)
     metric_threads: int = 1
@@ -92,7 +96,7 @@ _WORKER: dict[str, Any] = {}
 
 def _worker_state(cfg: RDConfig) -> dict[str, Any]:
     """Per-process codecs and metric models, created once per config (loading a network per image would dominate)."""
-    key = (tuple(cfg.codec_names), cfg.threads, cfg.cache_dir, cfg.sdpic, cfg.want_percep,
+    key = (tuple(cfg.codec_names), cfg.threads, cfg.cache_dir, cfg.sdpic, cfg.want_perceptual,
            cfg.metric_threads)
     if _WORKER.get("key") != key:
         reuse_freed_memory()
@@ -107,7 +111,7 @@ def _worker_state(cfg: RDConfig) -> dict[str, Any]:
         _WORKER.update(
             key=key,
             codecs=codecs,
-            suite=MetricSuite(want_percep=cfg.want_percep, threads=cfg.metric_threads),
+            suite=MetricSuite(want_perceptual=cfg.want_perceptual, threads=cfg.metric_threads),
             cache=EncodeCache(Path(cfg.cache_dir) if cfg.cache_dir else None),
             signature=metrics_signature(),
         )
@@ -134,7 +138,7 @@ def process_image(path: str, cfg: RDConfig) -> dict[str, Any]:
             mask, mask_src = ground_truth_mask(mpath, w, h), f"ground truth {mpath.name}"
     else:
         mask, mask_src = learned_saliency_mask(rgb)
-    sig = f"{state['signature']}|{mask_src}|percep={cfg.want_percep}"
+    sig = f"{state['signature']}|{mask_src}|perceptual={cfg.want_perceptual}"
     result: dict[str, Any] = {"image": Path(path).name, "pixels": h * w, "mask": mask_src, "codecs": {}}
     for name in cfg.codec_names:
         codec: Codec | None = state["codecs"].get(name)
@@ -252,6 +256,24 @@ def bd_rates_against(doc: dict[str, Any], codec: str, reference: str) -> dict[st
     return {metric: values.get(codec) for metric, values in view["bd_rate"].items()}
 
 
+def outdated_columns(doc: dict[str, Any]) -> str | None:
+    """Why the points of an RD document are not in today's quality columns (None when they are).
+
+    Documents written before the metric change have ``percep`` / ``percep_eval`` (uncalibrated distances
+    that no longer exist) instead of ``lpips_alex`` / ``lpips_vgg`` / ``dists``: their BD-rates cannot be
+    compared with new rows, only regenerated. Told apart by the columns the bench does not know; a point
+    that simply lacks some columns (a hand-made or partial document) is not outdated.
+    """
+    keys = {k for entry in doc.get("codecs", {}).values() for p in entry.get("points", []) for k in p}
+    unknown = sorted(keys - set(POINT_KEYS))
+    if not unknown:
+        return None
+    missing = [m for m in QUALITY_METRICS if m not in keys]
+    instead = f", and not {', '.join(missing)}" if missing else ""
+    return (f"its points have {', '.join(unknown)}, which the bench no longer measures{instead}: "
+            "written by an older bench, rerun every codec")
+
+
 def merge_results(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """``base`` with the codecs of ``update`` replaced (or added), BD-rates recomputed.
 
@@ -261,6 +283,9 @@ def merge_results(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any
     for key in ("dataset", "images", "reference"):
         if base.get(key) != update.get(key):
             raise ParameterError(f"cannot merge: {key} differs ({base.get(key)!r} vs {update.get(key)!r})")
+    outdated = outdated_columns(base)
+    if outdated:
+        raise ParameterError(f"cannot merge into the earlier JSON: {outdated}, without --update")
     sources = base.get("metric_sources"), update.get("metric_sources")
     if all(sources) and sources[0] != sources[1]:
         raise ParameterError("cannot merge: the metrics were computed differently (metric_sources differ)")
@@ -295,7 +320,7 @@ def run_rd(
     dataset: str | None = None,
     reference: str = REFERENCE,
     sdpic: SdpicOptions = SdpicOptions(),
-    want_percep: bool = True,
+    want_perceptual: bool = True,
     settings: dict[str, list[float]] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -319,7 +344,7 @@ def run_rd(
         cache_dir=str(cache_dir) if cache_dir else None,
         masks_dir=str(masks_dir) if masks_dir else None,
         sdpic=sdpic,
-        want_percep=want_percep,
+        want_perceptual=want_perceptual,
         settings={k: list(v) for k, v in (settings or {}).items()},
         metric_threads=max(1, (os.cpu_count() or 1) // min(workers, max(1, len(images)))),
     )

@@ -1,5 +1,6 @@
 """What the viewer shows for one uploaded photo: sdpic at a quality or a target size, AVIF and JPEG at the
-same file size, the saliency map, and bpp / PSNR / perceptual distance for each.
+same file size, the saliency map, and bpp / PSNR / LPIPS-Alex (:mod:`sdpic.metric`'s default human-calibrated
+distance, lower is better) for each.
 
 Kept apart from the web layer so it can be tested (and reused) without a server.
 """
@@ -50,11 +51,11 @@ class CodecResult:
     setting: str
     note: str = ""
     psnr: float | None = None
-    perceptual: float | None = None
+    lpips_alex: float | None = None
 
     def summary(self, pixels: int) -> dict:
         return {"name": self.name, "bytes": len(self.data), "bpp": len(self.data) * 8 / pixels,
-                "psnr": self.psnr, "perceptual": self.perceptual, "setting": self.setting, "note": self.note}
+                "psnr": self.psnr, "lpips_alex": self.lpips_alex, "setting": self.setting, "note": self.note}
 
 
 @dataclass
@@ -118,7 +119,7 @@ def _quality_metrics(result: CodecResult, reference: np.ndarray) -> None:
 
     result.psnr = psnr(reference, result.decoded)
     if min(reference.shape[:2]) >= MIN_SIDE:
-        result.perceptual = float(distance(reference, result.decoded))
+        result.lpips_alex = float(distance(reference, result.decoded, metric="lpips-alex"))
 
 
 def analyse(data: bytes, request: Request, limits: Limits = Limits()) -> Analysis:
@@ -126,6 +127,7 @@ def analyse(data: bytes, request: Request, limits: Limits = Limits()) -> Analysi
     from .. import api
     from ..bench.bisect import bisect_setting
     from ..bench.codecs import get_codec
+    from ..metric import MIN_SIDE
     from ..saliency import predict_rgb
 
     request.check()
@@ -162,8 +164,8 @@ def analyse(data: bytes, request: Request, limits: Limits = Limits()) -> Analysi
                                              note)
     for result in analysis.results.values():
         _quality_metrics(result, rgb)
-    if min(width, height) < 32:
-        analysis.notes.append("perceptual distance needs at least 32 px a side")
+    if min(width, height) < MIN_SIDE:
+        analysis.notes.append(f"LPIPS-Alex needs at least {MIN_SIDE} px a side")
     analysis.seconds = time.perf_counter() - start
     return analysis
 

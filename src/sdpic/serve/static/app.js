@@ -122,17 +122,18 @@ async function showSide(side) {
 function fillMetrics(result) {
   const pixels = result.width * result.height;
   const rows = [{ name: "original", setting: result.original_format, bytes: result.original_bytes,
-                  bpp: result.original_bytes * 8 / pixels, psnr: null, perceptual: null, note: "" }];
+                  bpp: result.original_bytes * 8 / pixels, psnr: null, lpips_alex: null, note: "" }];
   for (const [name, r] of Object.entries(result.codecs)) rows.push({ ...r, name });
-  const coded = rows.slice(1).filter((r) => r.perceptual !== null);
-  const best = coded.length ? coded.reduce((a, b) => (b.perceptual < a.perceptual ? b : a)).name : null;
+  // the row in bold: the codec whose image is closest to the original by LPIPS-Alex (lower is better)
+  const coded = rows.slice(1).filter((r) => r.lpips_alex !== null);
+  const best = coded.length ? coded.reduce((a, b) => (b.lpips_alex < a.lpips_alex ? b : a)).name : null;
   $("metrics").tBodies[0].replaceChildren(...rows.map((r) => {
     const tr = document.createElement("tr");
     tr.dataset.codec = r.name;
     if (r.name === best) tr.className = "best";
     const cells = [
       ["codec", LABELS[r.name] || r.name], ["setting", r.setting], ["bytes", formatBytes(r.bytes)],
-      ["bpp", fixed(r.bpp, 3)], ["psnr", fixed(r.psnr, 2)], ["perceptual", fixed(r.perceptual, 4)],
+      ["bpp", fixed(r.bpp, 3)], ["psnr", fixed(r.psnr, 2)], ["lpips_alex", fixed(r.lpips_alex, 4)],
       ["note", r.note || ""],
     ];
     for (const [cls, text] of cells) {
