@@ -24,10 +24,9 @@ from typing import Any
 
 from sdpic.bench import report
 from sdpic.bench.rd import bd_rates_against, outdated_columns
-from sdpic.bench.report import replace_marked_block
+from sdpic.bench.report import update_marked_file
 from sdpic.cli import script_status
 from sdpic.errors import ParameterError
-from sdpic.outputs import atomic_write_bytes
 
 BLOCK_NAME = "benchmarks/issue_targets.py"
 RESULTS = Path(__file__).resolve().parent.parent / "results"
@@ -168,21 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     if target is None:
         print(table, end="")
         return 0
-    try:
-        text = target.read_text()
-    except OSError as exc:
-        raise ParameterError(f"{target}: {exc}") from None
-    updated = replace_marked_block(text, BLOCK_NAME, table)
-    if args.check is not None:
-        if updated != text:
-            print(f"{target}: the targets table is stale; run benchmarks/issue_targets.py --into {target}",
-                  file=sys.stderr)
-            return 1
+    if update_marked_file(target, BLOCK_NAME, table, check=args.check is not None) or args.into:
+        print(target)
         return 0
-    if updated != text:
-        atomic_write_bytes(target, updated.encode())
-    print(target)
-    return 0
+    print(f"{target}: the targets table is stale; run benchmarks/issue_targets.py --into {target}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ from sdpic.zoo import REGISTRY, ModelEntry, entry_by_name, load_model, save_mode
 from tests.conftest import smooth_image  # noqa: E402
 
 # Every field pinned: the config is stored in the fixture file, whose hash every stream carries, so a
-# changed ModelConfig default (the λ range in session 8) must not change the golden streams.
+# changed ModelConfig default (such as the widened λ range) must not change the golden streams.
 FIXTURE_CONFIG = ModelConfig(latent_channels=32, hyper_channels=16, hyper_features=32, context_channels=32,
                              cond_channels=8, lambda_min=0.0015, lambda_max=0.08)
 

@@ -59,3 +59,16 @@ def test_saliency_quality_maps_are_the_encoders_levels() -> None:
         expected = build_levels(level, 4, 4, saliency[0, 0].double().numpy(), strength)
         assert np.array_equal(np.rint(m[0].numpy() * 64).astype(np.int64), expected)
         assert m[0, :2].mean() >= m[0, 2:].mean()  # the salient half never gets less
+
+
+def test_ecssd_validation_photos_are_held_out(tmp_path: Path) -> None:
+    from sdpic.saliency.data import load_split
+    from sdpic.train.data import list_images
+
+    val, train = load_split()["val"][0], load_split()["train"][0]
+    for folder in (tmp_path / "ECSSD" / "images", tmp_path / "other"):
+        folder.mkdir(parents=True)
+        for stem in (val, train):
+            (folder / f"{stem}.jpg").write_bytes(b"")
+    names = {(p.parent.parent.name, p.stem) for p in list_images([tmp_path])}
+    assert names == {("ECSSD", train), (tmp_path.name, val), (tmp_path.name, train)}

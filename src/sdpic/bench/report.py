@@ -256,6 +256,23 @@ def replace_marked_block(text: str, name: str, block: str) -> str:
     return f"{head}{begin}\n{block}{end}{tail}"
 
 
+def update_marked_file(path: Path, name: str, block: str, check: bool = False) -> bool:
+    """Put ``block`` into ``path``'s marked block (atomically), or with ``check`` only say whether it is there.
+
+    Returns True when the file already held ``block``. The generators of README and card tables share it.
+    """
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ParameterError(f"{path}: {exc}") from None
+    updated = replace_marked_block(text, name, block)
+    if updated != text and not check:
+        from ..outputs import atomic_write_bytes
+
+        atomic_write_bytes(path, updated.encode())
+    return updated == text
+
+
 def write_report(doc: dict[str, Any], prefix: str | os.PathLike, anchors_dir: Path | None = None) -> list[Path]:
     """Plots plus ``PREFIX_table.md`` (BD-rates, speeds, every point); returns the files written."""
     files = plot_rd(doc, prefix, load_anchors(anchors_dir))

@@ -24,13 +24,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ParameterError, WeightsNotFoundError
+from ..nets.mobilenet_v2 import IMAGENET_MEAN, IMAGENET_STD
 from .pretrained import lpips_backbone_state
 
 BACKBONES = ("alexnet", "vgg16")
 #: Channels of the five tapped layers.
 CHANNELS: dict[str, tuple[int, ...]] = {"alexnet": (64, 192, 384, 256, 256), "vgg16": (64, 128, 256, 512, 512)}
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # VGG16's configuration "D": convolutions per stage; a pooling between stages, the tap at each stage's end.
 _VGG16_STAGES = ((3, 64, 64), (64, 128, 128), (128, 256, 256, 256), (256, 512, 512, 512), (512, 512, 512, 512))

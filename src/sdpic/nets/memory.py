@@ -3,9 +3,10 @@
 Activations of the networks are large (a 768x512 image through the metric's backbone: tens of MB per
 tensor), larger than glibc's biggest mmap threshold (32 MB). By default glibc serves each of them with a
 fresh mmap, whose pages the kernel zeroes on first touch, and unmaps it on free, so every forward and
-backward pass pays page faults for all its memory again. Measured: 41 s of system time against 22 s of
-compute for 72 metric evaluations on Kodak images; the metric's forward+backward (batch 8, 256x256)
-went from 0.56 to 0.40 s per step in an interleaved A/B run (results/metric/README.md).
+backward pass pays page faults for all its memory again. Measured with the first perceptual metric
+(MobileNetV2 features): 41 s of system time against 22 s of compute for 72 metric evaluations on Kodak
+images, and its forward+backward (batch 8, 256x256) went from 0.56 to 0.40 s per step in an interleaved
+A/B run; ``benchmarks/metric_speed.py --reuse-freed-memory`` measures today's metrics both ways.
 """
 
 from __future__ import annotations

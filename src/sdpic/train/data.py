@@ -23,10 +23,25 @@ def default_train_folders(shared: str | os.PathLike | None = None) -> list[Path]
 
 
 def list_images(folders: Sequence[str | os.PathLike]) -> list[Path]:
+    """Image files under ``folders``, without the ECSSD validation photos.
+
+    Those photos (the saliency model's fixed validation split) are where ``benchmarks/saliency_payoff.py``
+    judges the saliency allocation with ground-truth masks: the codec must not train on them either.
+    """
+    from ..saliency.data import load_split
+
+    held_out = set(load_split()["val"])
     files: list[Path] = []
     for folder in folders:
-        files += sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        files += sorted(
+            p for p in Path(folder).rglob("*")
+            if p.suffix.lower() in IMAGE_SUFFIXES and not (_is_ecssd(p) and p.stem in held_out)
+        )
     return files
+
+
+def _is_ecssd(path: Path) -> bool:
+    return path.parent.name == "images" and path.parent.parent.name.lower() == "ecssd"
 
 
 def _prepare(path: Path, min_side: int, max_side: int) -> np.ndarray | None:

@@ -1,0 +1,111 @@
+"""The README's comparison, generated from the committed RD results (no figure in it is typed by hand).
+
+    .venv/bin/python benchmarks/readme_tables.py                  # print the block
+    .venv/bin/python benchmarks/readme_tables.py --into README.md   # replace its marked block
+    .venv/bin/python benchmarks/readme_tables.py --check README.md  # status 1 if that block is stale
+
+For each image set with a ``sdpic bench rd`` JSON under ``results/bench/`` (Kodak, and the COCO photos),
+the default model's BD-rates against AVIF, WebP, JPEG and VVC on PSNR and the three human-calibrated
+distances; then the mean coding times per Kodak image and the quality range each sdpic model reaches.
+BD-rates are recomputed from the averaged points (``sdpic.bench.rd.bd_rates_against``), negative = fewer
+bytes than the other codec for the same quality. ``tests/benchmarks/test_readme_tables.py`` fails when
+the README's block no longer matches the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sdpic.bench import report
+from sdpic.bench.rd import bd_rates_against, outdated_columns
+from sdpic.bench.report import update_marked_file
+from sdpic.cli import script_status
+from sdpic.errors import ParameterError
+
+BLOCK_NAME = "benchmarks/readme_tables.py"
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+#: (label, RD JSON under results/) of each image set, in table order; a missing file is left out.
+SETS = (("Kodak (24)", "bench/kodak_rd.json"), ("COCO (24 photos)", "bench/coco24_rd.json"))
+REFERENCES = ("avif", "webp", "jpeg", "vvc")
+METRICS = (("psnr", "PSNR"), ("lpips_alex", "LPIPS-Alex (trained on)"), ("lpips_vgg", "LPIPS-VGG (held out)"),
+           ("dists", "DISTS (held out)"))
+MODEL = "sdpic"
+NAMES = {"avif": "AVIF", "webp": "WebP", "jpeg": "JPEG", "vvc": "VVC (VTM)", "jxl": "JPEG XL", "heic": "HEIC"}
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else report.signed(value, 1, "%", minus="\u2212")
+
+
+def _load(results: Path, name: str) -> dict[str, Any] | None:
+    path = results / name
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    outdated = outdated_columns(doc)
+    if outdated:
+        raise ParameterError(f"{path}: {outdated}")
+    return doc
+
+
+def comparison_block(results: Path = RESULTS) -> str:
+    """The Markdown block: BD-rate table per set, coding times, quality range."""
+    lines = [
+        f"BD-rate of `{MODEL}` (the default model) against each codec, at equal quality: negative = smaller files.",
+        "",
+        "| images | vs | " + " | ".join(label for _, label in METRICS) + " |",
+        "|---|---|" + "---:|" * len(METRICS),
+    ]
+    kodak = None
+    for label, name in SETS:
+        doc = _load(results, name)
+        if doc is None:
+            continue
+        kodak = kodak or doc
+        for ref in REFERENCES:
+            if ref not in doc["codecs"] or MODEL not in doc["codecs"]:
+                continue
+            bd = bd_rates_against(doc, MODEL, ref)
+            cells = " | ".join(_pct(bd.get(m)) for m, _ in METRICS)
+            lines.append(f"| {label} | {NAMES[ref]} | {cells} |")
+    if kodak is None:
+        raise ParameterError(f"no RD results under {results}/bench")
+    lines += ["", "Mean time per Kodak image (768x512), 2 threads, from the same run:", "",
+              "| codec | encode s | decode s | PSNR range (dB) |", "|---|---:|---:|---|"]
+    for codec in (MODEL, "sdpic-mse", *REFERENCES):
+        points = kodak["codecs"].get(codec, {}).get("points", [])
+        if not points:
+            continue
+        enc = sum(p["encode_s"] for p in points) / len(points)
+        dec = sum(p["decode_s"] for p in points) / len(points)
+        lo, hi = min(p["psnr"] for p in points), max(p["psnr"] for p in points)
+        bpp = f"{min(p['bpp'] for p in points):.2f}–{max(p['bpp'] for p in points):.2f} bpp"
+        lines.append(f"| {NAMES.get(codec, f'`{codec}`')} | {enc:.3f} | {dec:.3f} | {lo:.1f}–{hi:.1f} at {bpp} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the results folder (default: the repo's)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--into", type=Path, metavar="FILE", help="replace FILE's marked block")
+    where.add_argument("--check", type=Path, metavar="FILE", help="status 1 if FILE's block differs")
+    args = parser.parse_args(argv)
+    block = comparison_block(args.results)
+    target = args.into or args.check
+    if target is None:
+        print(block, end="")
+        return 0
+    if update_marked_file(target, BLOCK_NAME, block, check=args.check is not None) or args.into:
+        print(target)
+        return 0
+    print(f"{target}: the comparison is stale; run benchmarks/readme_tables.py --into {target}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(script_status(main))
