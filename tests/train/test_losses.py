@@ -83,3 +83,18 @@ def test_perceptual_objective_requires_saliency() -> None:
 def test_unknown_objective_is_a_typed_error() -> None:
     with pytest.raises(ParameterError, match="unknown objective"):
         get_objective("gan")
+
+
+def test_objective_overrides() -> None:
+    base = get_objective("perceptual")
+    assert base.metric == "lpips-alex"
+    changed = get_objective("perceptual", perceptual_weight=10.0, metric="lpips-vgg")
+    assert changed.perceptual_weight == 10.0 and changed.metric == "lpips-vgg"
+    assert changed.mse_weight == base.mse_weight
+    assert changed.term_weights()["metric"] == "lpips-vgg"
+    with pytest.raises(ParameterError, match="spatial map"):
+        get_objective("perceptual", metric="dists")
+    with pytest.raises(ParameterError, match="non-negative"):
+        get_objective("perceptual", mse_weight=-1.0)
+    with pytest.raises(ParameterError, match="non-negative"):
+        get_objective("perceptual", beta=1.0)

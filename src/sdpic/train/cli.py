@@ -39,6 +39,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     for name, symbol in (("mse", "α"), ("perceptual", "β"), ("ms-ssim", "γ"), ("saliency", "k")):
         p.add_argument(f"--{name}-weight", type=float, default=None,
                        help=f"override the objective's {symbol} (sdpic.train.losses)")
+    p.add_argument("--training-metric", choices=("lpips-alex", "lpips-vgg"), default=None,
+                   help="the perceptual term's metric (default: the objective's, lpips-alex)")
     p.add_argument("--ema-decay", type=float, default=0.999,
                    help="exponential moving average of the weights; snapshots are written for both, --export "
                         "ships the average (default %(default)s; 0 turns it off)")
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         objective=args.objective, ema_decay=args.ema_decay,
         lambda_range=tuple(args.lambda_range) if args.lambda_range else None,
         loader_workers=args.loader_workers,
-        loss_weights={k: v for k in TERM_WEIGHTS if (v := getattr(args, k)) is not None},
+        loss_weights={**{k: v for k in TERM_WEIGHTS if (v := getattr(args, k)) is not None},
+                      **({"metric": args.training_metric} if args.training_metric else {})},
     )
     path = train(cfg)
     if is_main_process():

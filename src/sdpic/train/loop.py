@@ -54,7 +54,8 @@ class TrainConfig:
     seed: int | None = None
     objective: str = "mse"  # a key of sdpic.train.losses.OBJECTIVES
     # Overrides of the objective's term weights (mse_weight, perceptual_weight, ms_ssim_weight, saliency_weight)
-    loss_weights: dict[str, float] = field(default_factory=dict)
+    # and of its training metric ("metric": lpips-alex or lpips-vgg)
+    loss_weights: dict[str, float | str] = field(default_factory=dict)
     ema_decay: float = 0.999  # averages over ~1,000 steps; 0: no weight average
     # (λ at quality level 0, λ at level 64) of the loss; None: the checkpoint's, else the --init-from
     # weights', else ModelConfig's. Part of the model config saved with checkpoints and weights.
@@ -176,7 +177,7 @@ def train(cfg: TrainConfig) -> Path:
     average = WeightAverage(model, cfg.ema_decay, average_state) if cfg.ema_decay > 0.0 else None
     net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
 
-    criterion = TrainingLoss(objective).to(device)
+    criterion = TrainingLoss(objective, autocast=cfg.bf16).to(device)
     folders = cfg.folders or default_train_folders()
     # Rank 0 computes the saliency maps and fills the cache first; the other ranks then read it instead
     # of computing the same maps again and racing to write the same file.

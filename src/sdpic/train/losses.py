@@ -65,14 +65,17 @@ OBJECTIVES: dict[str, Objective] = {
 }
 
 
-def get_objective(name: str, **weights: float) -> Objective:
-    """The named objective, with some of its :data:`TERM_WEIGHTS` replaced."""
+def get_objective(name: str, **weights: float | str) -> Objective:
+    """The named objective, with some of its :data:`TERM_WEIGHTS` (and its ``metric``) replaced."""
     if name not in OBJECTIVES:
         raise ParameterError(f"unknown objective {name!r} (choose from {', '.join(OBJECTIVES)})")
+    metric = weights.pop("metric", None)
     unknown = set(weights) - set(TERM_WEIGHTS)
     if unknown or any(v < 0 for v in weights.values()):
         raise ParameterError(f"loss weights are non-negative values of {', '.join(TERM_WEIGHTS)}")
-    return replace(OBJECTIVES[name], **weights)
+    if metric is not None and metric not in ("lpips-alex", "lpips-vgg"):
+        raise ParameterError(f"the training metric must be an LPIPS metric with a spatial map, got {metric!r}")
+    return replace(OBJECTIVES[name], **weights, **({"metric": metric} if metric else {}))
 
 
 def saliency_weights(saliency: torch.Tensor, k: float) -> torch.Tensor:
@@ -84,9 +87,10 @@ def saliency_weights(saliency: torch.Tensor, k: float) -> torch.Tensor:
 class TrainingLoss(nn.Module):
     """Computes the objective's terms from a model output. Holds the (frozen) perceptual metric."""
 
-    def __init__(self, objective: Objective) -> None:
+    def __init__(self, objective: Objective, autocast: bool = False) -> None:
         super().__init__()
         self.objective = objective
+        self.autocast = autocast  # run the metric's network in bf16 (where the transforms are: fast CPUs, GPUs)
         self.metric = None
         if objective.perceptual_weight > 0.0:
             from ..metric import build_metric
@@ -113,7 +117,8 @@ class TrainingLoss(nn.Module):
             # The metric takes images in [0, 1]; clamp in the forward pass only, so pixels the decoder
             # overshoots still get the metric's gradient (straight-through).
             in_range = x_hat + (x_hat.clamp(0.0, 1.0) - x_hat).detach()
-            dmap = self.metric(x, in_range, spatial=True)
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+                dmap = self.metric(x, in_range, spatial=True).float()
             per_pixel = per_pixel + obj.perceptual_weight * dmap
             terms["percep"] = dmap.mean().detach()
         if obj.needs_saliency:
