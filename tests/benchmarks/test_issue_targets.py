@@ -13,14 +13,14 @@ from benchmarks.issue_targets import (
     Target,
     bd_rate,
     main,
-    salient_bpp_gain,
+    payoff,
     targets_table,
     task_score_margin,
 )
 from sdpic.bench.rd import outdated_columns
 from sdpic.errors import ParameterError
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+RESULTS_README = Path(__file__).resolve().parents[2] / "results" / "README.md"
 
 
 def rd_doc() -> dict:
@@ -58,17 +58,19 @@ def test_task_margin_compares_the_points_of_one_target() -> None:
         task_score_margin("a", "b", "top1", 0.2)(doc)
 
 
-def test_salient_bpp_gain_is_relative_to_no_saliency() -> None:
-    doc = {"quality": 50, "per_image": [{}, {}],
-           "mean": {"none": {"bpp_salient": 0.5}, "auto": {"bpp_salient": 0.75}}}
-    assert salient_bpp_gain(doc).value == pytest.approx(50.0)
+def test_payoff_reads_the_auto_vs_none_bd_rate() -> None:
+    doc = {"images": 24, "roi_strength": 0.25, "bd_rate_auto_vs_none": {"dists_salient": -12.5, "dists": None}}
+    m = payoff("dists_salient")(doc)
+    assert m.value == -12.5 and m.text == "\u221212.5% (24 ECSSD validation photos, ROI strength 0.25)"
+    with pytest.raises(ParameterError, match="overlap"):
+        payoff("dists")(doc)
 
 
 @pytest.mark.parametrize(("at_most", "strict", "value", "met"), [
     (True, False, -10.0, True), (True, False, -9.9, False), (False, False, -10.0, True),
     (False, False, -10.1, False), (False, True, -10.0, False), (False, True, -9.0, True)])
 def test_a_target_is_met_on_its_side_of_the_limit(at_most: bool, strict: bool, value: float, met: bool) -> None:
-    target = Target(0, "x", "x.json", salient_bpp_gain, -10.0, at_most, "x", strict)
+    target = Target(0, "x", "x.json", payoff("x"), -10.0, at_most, "x", strict)
     assert target.met(value) is met
 
 
@@ -76,31 +78,40 @@ def test_the_readme_table_matches_the_committed_results() -> None:
     outdated = outdated_columns(json.loads((RESULTS / "bench" / "kodak_rd.json").read_text()))
     if outdated:
         pytest.skip(f"results/bench/kodak_rd.json: {outdated} (results/bench/README.md); then "
-                    "benchmarks/issue_targets.py --into README.md")
-    assert main(["--check", str(README)]) == 0, "run: .venv/bin/python benchmarks/issue_targets.py --into README.md"
+                    "benchmarks/issue_targets.py --into results/README.md")
+    assert main(["--check", str(RESULTS_README)]) == 0, (
+        "run: .venv/bin/python benchmarks/issue_targets.py --into results/README.md")
 
 
 def synthetic_results(folder: Path) -> Path:
-    """A results folder for every target: the committed speed, task and allocation files, and a small RD
-    document in today's columns where sdpic needs 20% fewer bits than AVIF for every quality."""
-    for name in ("codec/speed_kodak.json", "bench/task_classify.json", "saliency_allocation/kodak.json"):
+    """A results folder for every target: the committed task files, a saliency payoff, and small RD documents
+    in today's columns where sdpic needs 20% fewer bits than AVIF for every quality."""
+    for name in ("bench/task_classify.json", "bench/task_detect.json"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text((RESULTS / name).read_text())
+    (folder / "saliency_allocation").mkdir()
+    (folder / "saliency_allocation" / "payoff.json").write_text(json.dumps({
+        "images": 4, "roi_strength": 0.25, "bd_rate_auto_vs_none": {
+            "lpips_vgg": 2.0, "dists": -1.0, "lpips_vgg_salient": -30.0, "dists_salient": -5.0}}))
     scale = {"avif": 1.0, "sdpic": 0.8, "sdpic-mse": 1.1, "jpeg": 2.0, "webp": 1.2}
     codecs = {name: {"points": [
         {"setting": i, "bpp": f * b, "psnr": 27.0 + 3 * i, "ms_ssim": 0.9 + 0.02 * i, "lpips_alex": 0.4 - 0.08 * i,
          "lpips_vgg": 0.5 - 0.09 * i, "dists": 0.3 - 0.05 * i, "psnr_salient": 26.0 + 3 * i,
          "encode_s": 0.1, "decode_s": 0.1} for i, b in enumerate([0.1, 0.2, 0.4, 0.8])]} for name, f in scale.items()}
-    (folder / "bench" / "kodak_rd.json").write_text(json.dumps(
-        {"dataset": "kodak", "images": 2, "reference": "avif", "codecs": codecs, "bd_rate": {}}))
+    for name in ("kodak_rd.json", "coco24_rd.json"):
+        (folder / "bench" / name).write_text(json.dumps(
+            {"dataset": name, "images": 2, "reference": "avif", "codecs": codecs, "bd_rate": {}}))
     return folder
 
 
 def test_the_held_out_perceptual_targets_read_lpips_vgg_and_dists(tmp_path: Path) -> None:
     table = targets_table(synthetic_results(tmp_path))
     for metric in ("LPIPS-VGG", "DISTS"):
-        row = next(line for line in table.splitlines() if f"held-out {metric} BD-rate vs AVIF" in line)
-        assert "| 29 |" in row and "≤ −10%" in row and "\u221220.0%" in row and "**yes**" in row
+        rows = [line for line in table.splitlines() if f"held-out {metric} BD-rate vs AVIF" in line]
+        assert len(rows) == 2  # Kodak and the COCO photos
+        assert all("| 30 |" in r and "≤ −10%" in r and "\u221220.0%" in r and "**yes**" in r for r in rows)
+    salient = [line for line in table.splitlines() if "salient-region" in line]
+    assert ["**yes**" in r for r in salient] == [True, False]  # −30% meets ≤ −10%, −5% does not
     assert "percep" not in table
 
 
@@ -128,8 +139,5 @@ def test_check_reports_a_stale_block_and_into_mends_it(tmp_path: Path) -> None:
 
 
 def test_a_missing_result_file_is_a_typed_error(tmp_path: Path) -> None:
-    (tmp_path / "codec").mkdir()
-    (tmp_path / "codec" / "speed_kodak.json").write_text(json.dumps(
-        json.loads((RESULTS / "codec" / "speed_kodak.json").read_text())))
     with pytest.raises(ParameterError, match=r"kodak_rd\.json"):
         targets_table(tmp_path)
