@@ -12,7 +12,6 @@ Nothing is measured here: the figures are those of the last `sdpic bench rd` / `
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -22,7 +21,6 @@ from typing import Any
 
 from sdpic.bench import report
 from sdpic.bench.rd import bd_rates_against, outdated_columns
-from sdpic.bench.report import update_marked_file
 from sdpic.cli import script_status
 from sdpic.errors import ParameterError
 
@@ -156,23 +154,7 @@ def targets_table(results: Path = RESULTS) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", type=Path, default=RESULTS, help="the results folder (default: the repo's)")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--into", type=Path, metavar="FILE",
-                       help=f"write the table between '<!-- {BLOCK_NAME}: begin -->' and '...: end -->' of FILE")
-    where.add_argument("--check", type=Path, metavar="FILE", help="status 1 if FILE's block differs from the table")
-    args = parser.parse_args(argv)
-    table = targets_table(args.results)
-    target = args.into or args.check
-    if target is None:
-        print(table, end="")
-        return 0
-    if update_marked_file(target, BLOCK_NAME, table, check=args.check is not None) or args.into:
-        print(target)
-        return 0
-    print(f"{target}: the targets table is stale; run benchmarks/issue_targets.py --into {target}", file=sys.stderr)
-    return 1
+    return report.marked_block_main(argv, __doc__, BLOCK_NAME, RESULTS, targets_table)
 
 
 if __name__ == "__main__":

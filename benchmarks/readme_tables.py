@@ -14,7 +14,6 @@ the README's block no longer matches the results.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -22,7 +21,6 @@ from typing import Any
 
 from sdpic.bench import report
 from sdpic.bench.rd import bd_rates_against, outdated_columns
-from sdpic.bench.report import update_marked_file
 from sdpic.cli import script_status
 from sdpic.errors import ParameterError
 
@@ -89,22 +87,7 @@ def comparison_block(results: Path = RESULTS) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", type=Path, default=RESULTS, help="the results folder (default: the repo's)")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--into", type=Path, metavar="FILE", help="replace FILE's marked block")
-    where.add_argument("--check", type=Path, metavar="FILE", help="status 1 if FILE's block differs")
-    args = parser.parse_args(argv)
-    block = comparison_block(args.results)
-    target = args.into or args.check
-    if target is None:
-        print(block, end="")
-        return 0
-    if update_marked_file(target, BLOCK_NAME, block, check=args.check is not None) or args.into:
-        print(target)
-        return 0
-    print(f"{target}: the comparison is stale; run benchmarks/readme_tables.py --into {target}", file=sys.stderr)
-    return 1
+    return report.marked_block_main(argv, __doc__, BLOCK_NAME, RESULTS, comparison_block)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,13 @@ present, are drawn as dashed reference lines (they were measured elsewhere; our 
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import math
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -267,10 +269,30 @@ def update_marked_file(path: Path, name: str, block: str, check: bool = False) -
         raise ParameterError(f"{path}: {exc}") from None
     updated = replace_marked_block(text, name, block)
     if updated != text and not check:
-        from ..outputs import atomic_write_bytes
-
         atomic_write_bytes(path, updated.encode())
     return updated == text
+
+
+def marked_block_main(argv: list[str] | None, doc: str, name: str, results: Path,
+                      make_block: Callable[[Path], str]) -> int:
+    """The command line of a script that generates one marked block from the results folder:
+    print it, ``--into FILE`` (replace FILE's block) or ``--check FILE`` (status 1 when it is stale)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=Path, default=results, help="the results folder (default: the repo's)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--into", type=Path, metavar="FILE", help=f"replace FILE's '<!-- {name}: begin -->' block")
+    where.add_argument("--check", type=Path, metavar="FILE", help="status 1 if FILE's block is stale")
+    args = parser.parse_args(argv)
+    block = make_block(args.results)
+    target = args.into or args.check
+    if target is None:
+        print(block, end="")
+        return 0
+    if update_marked_file(target, name, block, check=args.check is not None) or args.into:
+        print(target)
+        return 0
+    print(f"{target}: the generated block is stale; run {name} --into {target}", file=sys.stderr)
+    return 1
 
 
 def write_report(doc: dict[str, Any], prefix: str | os.PathLike, anchors_dir: Path | None = None) -> list[Path]:
