@@ -112,3 +112,39 @@ def test_script_status_turns_a_parameter_error_into_one_line_and_status_2(
     assert script_status(bad) == 2
     assert capsys.readouterr().err == "error: no such level\n"
     assert script_status(lambda: 0) == 0
+
+
+@pytest.mark.parametrize("fmt", ["pnm", "tiff", "webp"])
+def test_decompress_formats_are_lossless(tmp_path: Path, image_file: Path, fmt: str) -> None:
+    """--format writes the same pixels as the PNG, under the format's suffix (issue 32)."""
+    assert main(["compress", str(image_file)]) == 0
+    stream = tmp_path / "photo.sdpic"
+    assert main(["decompress", str(stream), "--out-dir", str(tmp_path / "png")]) == 0
+    assert main(["decompress", str(stream), "--out-dir", str(tmp_path / fmt), "--format", fmt]) == 0
+    suffix = {"pnm": ".pnm", "tiff": ".tiff", "webp": ".webp"}[fmt]
+    reference = Image.open(tmp_path / "png" / "photo.png")
+    assert reference.format == "PNG"
+    decoded = Image.open(tmp_path / fmt / f"photo{suffix}")
+    assert decoded.tobytes() == reference.tobytes() and decoded.mode == reference.mode
+
+
+def test_decompress_format_follows_the_output_suffix(tmp_path: Path, image_file: Path) -> None:
+    assert main(["compress", str(image_file)]) == 0
+    stream = tmp_path / "photo.sdpic"
+    assert main(["decompress", str(stream), "-o", str(tmp_path / "back.ppm")]) == 0
+    assert Image.open(tmp_path / "back.ppm").format == "PPM"
+    assert main(["decompress", str(stream), "-o", str(tmp_path / "back.img")]) == 0
+    assert Image.open(tmp_path / "back.img").format == "PNG"  # an unknown suffix keeps PNG
+
+
+def test_resume_checks_outputs_of_the_chosen_format(tmp_path: Path, image_file: Path) -> None:
+    assert main(["compress", str(image_file)]) == 0
+    stream = tmp_path / "photo.sdpic"
+    out = tmp_path / "photo.pnm"
+    assert main(["decompress", str(stream), "--format", "pnm"]) == 0
+    done = out.read_bytes()
+    assert main(["decompress", str(stream), "--format", "pnm", "--resume"]) == 0  # valid: skipped
+    out.write_bytes(done[: len(done) // 2])  # truncated: not trusted
+    assert main(["decompress", str(stream), "--format", "pnm", "--resume"]) == 1
+    assert main(["decompress", str(stream), "--format", "pnm", "--force"]) == 0
+    assert out.read_bytes() == done

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .batch import FileStats, Plan, WorkFunction, collect_inputs, make_plan, parse_shard, run_batch
 from .errors import InputImageError, ParameterError, SdpicError
-from .outputs import atomic_write_bytes, encode_image
+from .outputs import LOSSLESS_FORMATS, LosslessFormat, atomic_write_bytes, encode_lossless, lossless_format_for
 from .quality_map import DEFAULT_ROI_STRENGTH
 
 SUFFIX = ".sdpic"
@@ -31,9 +31,12 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
     p.set_defaults(func=run_compress)
 
-    p = subparsers.add_parser("decompress", help="decode .sdpic files (or folders of them) to PNG")
+    p = subparsers.add_parser("decompress", help="decode .sdpic files (or folders of them) to PNG (or --format)")
     p.add_argument("inputs", nargs="+", metavar="IN", help=".sdpic files or folders")
     _output_args(p)
+    formats = "; ".join(f"{f.name} ({f.note})" for f in LOSSLESS_FORMATS.values())
+    p.add_argument("--format", choices=sorted(LOSSLESS_FORMATS), default=None,
+                   help=f"lossless output format: {formats}. Default: the suffix of -o if it names one, else png")
     p.set_defaults(func=run_decompress)
 
     p = subparsers.add_parser("info", help="show the header of an .sdpic file")
@@ -110,8 +113,9 @@ def compress_file(settings: CompressSettings, source: Path, output: Path) -> Fil
                      f"{source} -> {output}: {len(data)} bytes, {len(data) * 8 / n_pixels:.4f} bpp")
 
 
-def decompress_file(source: Path, output: Path) -> FileStats:
-    """Decode one .sdpic file to a PNG at ``output`` (atomically)."""
+def decompress_file(source: Path, output: Path, format: str = "png") -> FileStats:
+    """Decode one .sdpic file to a lossless image (``format``, a key of LOSSLESS_FORMATS) at ``output``
+    (atomically)."""
     from .api import decompress
 
     if not source.is_file():
@@ -121,10 +125,13 @@ def decompress_file(source: Path, output: Path) -> FileStats:
     except OSError as exc:
         raise InputImageError(f"{source}: cannot read ({exc.strerror})") from None
     img = decompress(data)
-    png = encode_image(img, "PNG")
-    atomic_write_bytes(output, png)
+    try:
+        encoded = encode_lossless(img, LOSSLESS_FORMATS[format])
+    except ValueError as exc:
+        raise ParameterError(f"{source}: {exc}") from None
+    atomic_write_bytes(output, encoded)
     message = f"{source} -> {output}: {img.width}x{img.height} {img.mode}"
-    return FileStats(len(png), img.width * img.height, len(data), message)
+    return FileStats(len(encoded), img.width * img.height, len(data), message)
 
 
 def is_valid_sdpic(path: Path) -> bool:
@@ -140,13 +147,22 @@ def is_valid_sdpic(path: Path) -> bool:
 
 def is_valid_png(path: Path) -> bool:
     """A complete PNG: Pillow's verify() walks every chunk and checks its CRC."""
+    return is_valid_image(path, LOSSLESS_FORMATS["png"])
+
+
+def is_valid_image(path: Path, fmt: LosslessFormat) -> bool:
+    """A complete file of ``fmt`` (what --resume trusts): a PNG's chunk CRCs check out (verify()); other
+    formats have no checksums, so their pixels must load in full."""
     from PIL import Image
 
     try:
         with Image.open(path) as img:
-            if img.format != "PNG":
+            if img.format != fmt.pillow:
                 return False
-            img.verify()
+            if fmt.pillow == "PNG":
+                img.verify()
+            else:
+                img.load()
     except (OSError, SyntaxError, ValueError):
         return False
     return True
@@ -161,8 +177,10 @@ def run_compress(args: argparse.Namespace) -> int:
 
 
 def run_decompress(args: argparse.Namespace) -> int:
-    plan = _plan(args, ".png", {SUFFIX}, is_valid_png)
-    return _run(args, plan, decompress_file, "decompressed")
+    fmt = LOSSLESS_FORMATS[args.format] if args.format else (
+        (args.output is not None and lossless_format_for(args.output)) or LOSSLESS_FORMATS["png"])
+    plan = _plan(args, fmt.suffix, {SUFFIX}, partial(is_valid_image, fmt=fmt))
+    return _run(args, plan, partial(decompress_file, format=fmt.name), "decompressed")
 
 
 def run_info(args: argparse.Namespace) -> int:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
@@ -104,3 +106,50 @@ def atomic_save_image(img: Image.Image, path: str | os.PathLike, format: str | N
     path = Path(path)
     fmt = format or Image.registered_extensions().get(path.suffix.lower(), "PNG")
     atomic_write_bytes(path, encode_image(img, fmt, **params))
+
+
+@dataclass(frozen=True)
+class LosslessFormat:
+    """A lossless image file format Pillow writes: how ``sdpic decompress --format`` saves decoded images."""
+
+    name: str
+    pillow: str
+    suffix: str
+    params: dict = field(default_factory=dict)
+    max_side: int | None = None
+    note: str = ""
+
+
+#: Decoded images are smooth, so after PNG's per-row filters Huffman coding does nearly all the work:
+#: zlib level 1 with run-length matches only (Z_RLE) writes files as small as level 6 (within ~2%, often
+#: smaller) in a fifth of the time, and keeps flat areas cheap (runs), unlike Huffman-only coding
+#: (measured: results/codec/decode_profile.md).
+DECODED_PNG_PARAMS = {"compress_level": 1, "compress_type": zlib.Z_RLE}
+
+LOSSLESS_FORMATS = {
+    f.name: f for f in (
+        LosslessFormat("png", "PNG", ".png", DECODED_PNG_PARAMS, note="zlib level 1, run-length matches"),
+        LosslessFormat("pnm", "PPM", ".pnm", note="binary PPM (RGB) or PGM (greyscale), uncompressed"),
+        LosslessFormat("tiff", "TIFF", ".tiff", note="uncompressed"),
+        LosslessFormat("webp", "WEBP", ".webp", {"lossless": True, "quality": 0, "method": 0},
+                       max_side=16383, note="lossless, fastest effort"),
+    )
+}
+
+
+def lossless_format_for(path: str | os.PathLike) -> LosslessFormat | None:
+    """The lossless format a file name's suffix names (``.ppm``/``.pgm`` count as pnm), or None."""
+    suffix = Path(path).suffix.lower()
+    for f in LOSSLESS_FORMATS.values():
+        if suffix == f.suffix or (f.name == "pnm" and suffix in (".ppm", ".pgm")) or (
+                f.name == "tiff" and suffix == ".tif"):
+            return f
+    return None
+
+
+def encode_lossless(img: Image.Image, fmt: LosslessFormat) -> bytes:
+    """Encode a decoded image losslessly in ``fmt`` (raises ValueError where the format cannot hold it)."""
+    if fmt.max_side is not None and max(img.size) > fmt.max_side:
+        raise ValueError(f"{fmt.name} holds at most {fmt.max_side} pixels a side; the image is "
+                         f"{img.width}x{img.height} (use --format png)")
+    return encode_image(img, fmt.pillow, **fmt.params)

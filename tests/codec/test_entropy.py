@@ -47,3 +47,32 @@ def test_coded_size_is_close_to_the_information_content() -> None:
     data = coder.encode(symbols, ids)
     assert len(data) * 8 <= information * 1.01 + 64
     assert np.array_equal(coder.decode(data, ids), symbols)
+
+
+def test_decode_values_maps_symbols_and_finds_escapes() -> None:
+    """decode_values: index - offset per table, and the escapes' positions, as decode() would give them."""
+    freqs, half = gaussian_tables()
+    lengths = 2 * half + 2
+    coder = TableCoder(freqs, lengths)
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, len(lengths), 5000)
+    symbols = np.array([rng.choice(lengths[t], p=freqs[t, : lengths[t]] / TABLE_TOTAL) for t in ids])
+    symbols[::97] = lengths[ids[::97]] - 1  # force escapes
+    data = coder.encode(symbols, ids)
+    values, escaped = coder.decode_values(data, ids, half)
+    plain = coder.decode(data, ids)
+    assert np.array_equal(plain, symbols)
+    assert np.array_equal(escaped, np.flatnonzero(symbols == lengths[ids] - 1))
+    inside = np.ones(len(ids), dtype=bool)
+    inside[escaped] = False
+    assert np.array_equal(values[inside], (symbols - half[ids])[inside])
+
+
+def test_grouping_order_is_the_stable_sort_by_table() -> None:
+    """The coding order (part of the format) is a stable sort by table id, whatever the key width."""
+    freqs, half = gaussian_tables()
+    coder = TableCoder(freqs, 2 * half + 2)
+    ids = np.random.default_rng(2).integers(0, len(half), 10000)
+    order, bounds = coder._groups(ids)
+    assert np.array_equal(order, np.argsort(ids, kind="stable"))
+    assert np.array_equal(bounds, np.searchsorted(ids[order], np.arange(len(half) + 1)))

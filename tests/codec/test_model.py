@@ -253,3 +253,39 @@ def test_short_streams_for_a_large_grid_fail_before_decoding(model: SdpicModel) 
     big = torch.full((1, 1, 1024, 1024), 32)
     with pytest.raises(FormatError, match="hyper-latent stream"):
         model.decompress_latents(replace(coded, latent_height=1024, latent_width=1024), big)
+
+
+# ---------------------------------------------------------------- the checkerboard passes' strided layout (issue 32)
+
+def test_checkerboard_split_keeps_the_coding_order_and_joins_back() -> None:
+    """The passes' positions in the strided layout are the anchor mask's positions in row-major order
+    (the order streams have always been coded in), and join inverts split."""
+    from sdpic.codec.transforms import anchor_mask
+
+    h, w = 6, 8
+    t = torch.arange(3 * h * w, dtype=torch.float64).reshape(3, h, w)
+    anchors, others = model_module.checkerboard_split(t)
+    flat = anchor_mask(h, w).flatten().bool()
+    assert torch.equal(anchors.reshape(3, -1), t.reshape(3, -1)[:, flat])
+    assert torch.equal(others.reshape(3, -1), t.reshape(3, -1)[:, ~flat])
+    assert torch.equal(model_module.checkerboard_join([anchors, others], torch.float64), t)
+
+
+@pytest.mark.parametrize(("r0", "r1"), [(0, 6), (1, 4), (3, 6)])
+def test_checkerboard_neighbours_are_the_context_networks_input(r0: int, r1: int) -> None:
+    """The four anchor neighbours of the non-anchors, read from the strided anchors, equal
+    transforms.four_neighbours of the anchor-only map (the training graph's context input)."""
+    from sdpic.codec.transforms import anchor_mask, four_neighbours
+
+    h, w, m = 6, 8, 2
+    y = torch.randn(1, m, h, w, dtype=torch.float64) * anchor_mask(h, w).double()
+    anchors, _ = model_module.checkerboard_split(y[0])
+    parts = model_module._checkerboard_neighbours(torch.nn.functional.pad(anchors, (1, 1, 1, 1)), r0, r1)
+    reference = model_module.checkerboard_split(four_neighbours(y)[0])[1][:, r0:r1].reshape(4 * m, -1)
+    assert torch.equal(torch.cat(parts), reference)
+
+
+def test_odd_latent_grids_are_refused(model: SdpicModel) -> None:
+    """Latent grids come from padded images (multiples of 4); the strided passes rely on even sides."""
+    with pytest.raises(ParameterError, match="even"):
+        model.compress_latents(torch.zeros(1, model.config.latent_channels, 5, 4), torch.full((1, 1, 5, 4), 32))

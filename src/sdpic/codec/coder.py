@@ -31,10 +31,8 @@ class TableCoder:
     def encode(self, indices: np.ndarray, table_ids: np.ndarray) -> bytes:
         """indices[i] in [0, lengths[table_ids[i]]) -> compressed bytes (big-endian 32-bit words)."""
         coder = self._constriction.stream.stack.AnsCoder()
-        order = np.argsort(table_ids, kind="stable")
-        ids_sorted = table_ids[order]
+        order, bounds = self._groups(table_ids)
         syms_sorted = indices[order].astype(np.int32)
-        bounds = np.searchsorted(ids_sorted, np.arange(len(self.lengths) + 1))
         for t in range(len(self.lengths) - 1, -1, -1):  # ANS is a stack: encode in reverse decode order
             lo, hi = bounds[t], bounds[t + 1]
             if hi > lo:
@@ -43,6 +41,29 @@ class TableCoder:
 
     def decode(self, data: bytes, table_ids: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`encode` given the same table ids; raises FormatError on undecodable data."""
+        order, _, out_sorted = self._decode_sorted(data, table_ids)
+        out = np.empty_like(out_sorted)
+        out[order] = out_sorted
+        return out
+
+    def decode_values(self, data: bytes, table_ids: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Decode and map symbol indices to values: ``index - offsets[table]`` (int64) where the symbol is in
+        its table's support, and the positions (ascending) of escape symbols, whose values the caller
+        fills. The same symbols as :meth:`decode`, without a per-symbol gather of the offsets."""
+        order, bounds, out_sorted = self._decode_sorted(data, table_ids)
+        escaped = []
+        for t in range(len(self.lengths)):
+            lo, hi = bounds[t], bounds[t + 1]
+            if hi > lo:
+                group = out_sorted[lo:hi]
+                escaped.append(lo + np.flatnonzero(group == self.lengths[t] - 1))
+                group -= offsets[t]
+        values = np.empty_like(out_sorted)
+        values[order] = out_sorted
+        escape_positions = np.sort(order[np.concatenate(escaped)]) if escaped else np.empty(0, dtype=np.int64)
+        return values, escape_positions
+
+    def _decode_sorted(self, data: bytes, table_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if len(data) % 4:
             raise FormatError("entropy-coded section length is not a multiple of 4")
         words = np.frombuffer(data, dtype=">u4").astype(np.uint32)
@@ -50,9 +71,7 @@ class TableCoder:
             coder = self._constriction.stream.stack.AnsCoder(words)
         except Exception as exc:  # constriction rejects e.g. a zero last word
             raise FormatError(f"entropy-coded section is invalid ({exc})") from None
-        order = np.argsort(table_ids, kind="stable")
-        ids_sorted = table_ids[order]
-        bounds = np.searchsorted(ids_sorted, np.arange(len(self.lengths) + 1))
+        order, bounds = self._groups(table_ids)
         out_sorted = np.empty(len(table_ids), dtype=np.int64)
         try:
             for t in range(len(self.lengths)):
@@ -61,9 +80,16 @@ class TableCoder:
                     out_sorted[lo:hi] = coder.decode(self.models[t], int(hi - lo))
         except Exception as exc:
             raise FormatError(f"entropy-coded section cannot be decoded ({exc})") from None
-        out = np.empty_like(out_sorted)
-        out[order] = out_sorted
-        return out
+        return order, bounds, out_sorted
+
+    def _groups(self, table_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The coding order (a stable sort by table id) and each table's [start, end) in it. Ids fit a byte
+        (or two), where numpy's stable sort is a radix sort: ~8x faster than sorting int64 keys."""
+        n_tables = len(self.lengths)
+        keys = table_ids.astype(np.uint8 if n_tables <= 256 else np.uint16 if n_tables <= 65536 else np.int64)
+        order = np.argsort(keys, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=n_tables))])
+        return order, bounds
 
 
 def pack_escapes(values: list[np.ndarray]) -> bytes:

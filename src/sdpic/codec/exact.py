@@ -42,7 +42,11 @@ def from_fixed(a: torch.Tensor) -> torch.Tensor:
 
 
 class ExactSequential:
-    """A frozen copy of an ``nn.Sequential`` evaluated in exact fixed point (see module docstring)."""
+    """A frozen copy of an ``nn.Sequential`` evaluated in exact fixed point (see module docstring).
+
+    ``layers`` keeps the integer weights (scale 2^WEIGHT_BITS) and biases (scale 2^(WEIGHT_BITS+ACT_BITS))
+    as the network defines them; evaluation runs a fused plan of the same arithmetic (:meth:`__call__`).
+    """
 
     def __init__(self, net: nn.Sequential) -> None:
         self.layers: list[tuple[str, object]] = []
@@ -69,21 +73,66 @@ class ExactSequential:
                 self.layers.append(("relu", None))
             else:
                 raise ValueError(f"layer {type(layer).__name__} is not allowed on the exact path")
+        self._plan = _fused_plan(self.layers)
 
     def __call__(self, a: torch.Tensor) -> torch.Tensor:
-        """a: integer-valued float64 activations (scale 2^ACT_BITS) -> same kind of tensor."""
+        """a: integer-valued float64 activations (scale 2^ACT_BITS) -> same kind of tensor.
+
+        Each convolution with the activation after it (across a pixel shuffle: both are per element or a
+        permutation) is one GEMM or conv2d and three in-place passes; the result equals the layer-by-layer
+        definition bit for bit (``reference_call``, tested), see :func:`_fused_plan`."""
+        for kind, params in self._plan:
+            if kind == "shuffle":
+                a = F.pixel_shuffle(a, params)
+                continue
+            w, b, stride, padding, act, lower = params
+            if w.shape[2:] == (1, 1) and stride == (1, 1) and a.shape[0] == 1:
+                # 1x1 convolution as one float64 GEMM with the bias added in place (faster than conv2d's path)
+                _, cin, hh, ww = a.shape
+                out = torch.addmm(b[:, None], w.reshape(w.shape[0], cin), a.reshape(cin, hh * ww))
+                out = out.reshape(1, w.shape[0], hh, ww)
+            else:
+                out = F.conv2d(a, w, b, stride, padding)
+            if act == "leaky":
+                F.leaky_relu_(out, LEAKY_SLOPE)
+            elif act == "relu":
+                out.clamp_min_(0.0)
+            a = out.floor_().clamp_(lower, ACT_LIMIT)
+        return a
+
+    def matrix(self, parts: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
+        """A network of 1x1 convolutions on positions as columns: ``parts`` are (first input channel,
+        (channels, N) integer-valued float64 block); input channels no part covers are zero, so their
+        terms are skipped. Returns (out_channels, N). Equals ``__call__`` on the concatenated
+        (1, C, N, 1) input bit for bit: the first layer's sum is split by input block, and the partial
+        sums are exact integers as any other order."""
+        if not parts:
+            raise ValueError("no input blocks")
+        a = None
+        for step, (kind, params) in enumerate(self._plan):
+            w, b, stride, _, act, lower = params
+            if kind != "conv" or w.shape[2:] != (1, 1) or stride != (1, 1):
+                raise ValueError("matrix evaluation needs a network of 1x1 convolutions")
+            w2 = w.reshape(w.shape[0], w.shape[1])
+            if step == 0:
+                for start, block in parts:
+                    cols = w2[:, start:start + block.shape[0]]
+                    a = torch.addmm(b[:, None], cols, block) if a is None else a.addmm_(cols, block)
+            else:
+                a = torch.addmm(b[:, None], w2, a)
+            if act == "leaky":
+                F.leaky_relu_(a, LEAKY_SLOPE)
+            elif act == "relu":
+                a.clamp_min_(0.0)
+            a = a.floor_().clamp_(lower, ACT_LIMIT)
+        return a
+
+    def reference_call(self, a: torch.Tensor) -> torch.Tensor:
+        """The layer-by-layer definition (slow; the tests compare :meth:`__call__` with it)."""
         for kind, params in self.layers:
             if kind == "conv":
                 w, b, stride, padding = params
-                if w.shape[2:] == (1, 1) and stride == (1, 1):
-                    # 1x1 convolution as one float64 GEMM (faster than conv2d's path; equally exact).
-                    bsz, cin, hh, ww = a.shape
-                    out = torch.matmul(w.reshape(w.shape[0], cin), a.reshape(bsz, cin, hh * ww))
-                    out = out.reshape(bsz, w.shape[0], hh, ww)
-                else:
-                    out = F.conv2d(a, w, None, stride, padding)
-                if b is not None:
-                    out = out + b[None, :, None, None]
+                out = F.conv2d(a, w, b, stride, padding)
                 a = torch.clamp(torch.floor(out / float(1 << WEIGHT_BITS) + 0.5), -ACT_LIMIT, ACT_LIMIT)
             elif kind == "shuffle":
                 a = F.pixel_shuffle(a, params)
@@ -92,3 +141,39 @@ class ExactSequential:
             else:
                 a = a.clamp_min(0.0)
         return a
+
+
+def _fused_plan(layers: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """The layers as fused steps with the same integer results.
+
+    A convolution's rescale ``clamp(floor(s / 2^W + 1/2), -L, L)`` of its integer sum ``s`` becomes
+    ``floor(s')`` with ``s' = conv(a, w / 2^W) + (b / 2^W + 1/2)``: scaling the weights and bias by a power of
+    two keeps every product and partial sum exactly representable (multiples of 2^-W below 2^(53-W)), so
+    ``s' = s / 2^W + 1/2`` exactly. An activation after it (even across a pixel shuffle, a permutation)
+    moves before the floor: ``floor(floor(x) / 8) = floor(x / 8)`` (LeakyReLU with slope 1/8; its negative
+    branch is then clamped at -L/8) and ``max(floor(x), 0) = floor(max(x, 0))`` (ReLU; clamp at 0).
+    """
+    plan: list[tuple[str, object]] = []
+    i = 0
+    while i < len(layers):
+        kind, params = layers[i]
+        if kind != "conv":
+            plan.append((kind, params) if kind == "shuffle" else ("act", kind))
+            i += 1
+            continue
+        w, b, stride, padding = params
+        scale = 1.0 / (1 << WEIGHT_BITS)
+        bias = (b * scale if b is not None else torch.zeros(w.shape[0], dtype=torch.float64)) + 0.5
+        j = i + 1
+        shuffles = []
+        while j < len(layers) and layers[j][0] == "shuffle":
+            shuffles.append(layers[j])
+            j += 1
+        act = layers[j][0] if j < len(layers) and layers[j][0] in ("leaky", "relu") else None
+        lower = {"leaky": -ACT_LIMIT * LEAKY_SLOPE, "relu": 0.0}.get(act, -ACT_LIMIT)
+        plan.append(("conv", ((w * scale).contiguous(), bias, stride, padding, act, lower)))
+        plan.extend(shuffles)
+        i = j + (act is not None)
+    if any(kind == "act" for kind, _ in plan):
+        raise ValueError("exact path: an activation must follow a convolution")
+    return plan

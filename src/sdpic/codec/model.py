@@ -23,16 +23,18 @@
 decoder); ``forward_latents`` is its part from y on, for callers that hold latents of their own.
 ``compress_latents`` / ``decompress_latents`` are the coding graph: h_s, ctx and ep run as exact integer
 networks (:mod:`sdpic.codec.exact`), so decoding is bit-identical everywhere.
-The decoder needs exactly two context passes regardless of image size.
+The decoder needs exactly two context passes regardless of image size. ``analyse`` / ``synthesise`` run
+g_a / g_s on strips through their prepared copies (:mod:`sdpic.codec.analysis`,
+:mod:`sdpic.codec.synthesis`): the same functions, arranged for speed (docs/determinism.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 import numpy as np
 import torch
@@ -42,6 +44,7 @@ from torch import nn
 from ..errors import FormatError, ParameterError
 from ..threads import torch_threads
 from . import exact
+from .analysis import StripAnalysis
 from .coder import TableCoder, check_stream_length, min_symbol_bits, pack_escapes, unpack_escapes
 from .entropy import (
     NUM_SCALES,
@@ -53,6 +56,7 @@ from .entropy import (
     gaussian_tables,
     scale_table,
 )
+from .synthesis import StripSynthesis, pixels_hwc, to_uint8
 from .transforms import (
     AnalysisTransform,
     QualityEncoder,
@@ -115,10 +119,12 @@ class ModelConfig:
         return cls(**fields)
 
 
+_T = TypeVar("_T")
+
 #: Where ``forward_latents`` takes the likelihoods (see there).
 RateProxy = Literal["noise", "round", "continuous"]
 
-# λ range of every run before session 6 widened it (its lowest level could not code below ~0.24 bpp).
+# λ range of the first runs, before it was widened (its lowest level could not code below ~0.24 bpp).
 LEGACY_LAMBDA_RANGE = (0.0015, 0.08)
 
 
@@ -168,6 +174,8 @@ class SdpicModel(nn.Module):
         self.register_buffer("y_scale_thresholds", torch.from_numpy(thresholds).to(torch.int64))
         self._exact_nets: tuple | None = None
         self._coders: tuple[TableCoder, TableCoder] | None = None
+        self._synthesis: tuple[tuple, StripSynthesis] | None = None
+        self._analysis: tuple[tuple, StripAnalysis] | None = None
 
     # ------------------------------------------------------------------ training graph
     def lambda_map(self, q: torch.Tensor) -> torch.Tensor:
@@ -242,6 +250,7 @@ class SdpicModel(nn.Module):
         """Freeze the z tables and build the exact networks and table coders (call after loading weights)."""
         self._exact_nets = (exact.ExactSequential(self.h_s), exact.ExactSequential(self.context),
                             exact.ExactSequential(self.params))
+        self._synthesis = self._analysis = None  # built at first use: a decoder never needs g_a's copy
         z_freqs = self.z_prior.table_freqs.numpy().astype(np.int64)
         z_lengths = np.full(len(z_freqs), z_freqs.shape[1], dtype=np.int64)
         y_freqs = self.y_table_freqs.numpy().astype(np.int64)
@@ -257,55 +266,41 @@ class SdpicModel(nn.Module):
             self.prepare_for_coding()
         return self._exact_nets, self._coders
 
-    def _exact_params(self, fused_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fixed-point ep on (1,C,N,1) -> exact means (float64) and scale-table indices (int64), each (M,N)."""
-        _, _, ep = self._exact_nets
-        out = ep(fused_input)[0, :, :, 0]
-        m = self.config.latent_channels
-        means = exact.from_fixed(out[:m])
-        indices = torch.searchsorted(self.y_scale_thresholds.to(torch.float64), out[m:].contiguous(), right=True)
-        return means, indices
-
     def _hyper_and_quality(self, z_hat: torch.Tensor, q_levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fixed-point hyper features (1,C,h,w) and quality (1,1,h,w), both float64."""
         hs, _, _ = self._exact_nets
         hyper = hs(exact.to_fixed(z_hat))
         q_fixed = q_levels.double() * (exact.ACT_SCALE / QUALITY_LEVELS)
         return hyper, q_fixed
 
-    @staticmethod
-    def _gather(fmap: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """(1,C,h,w) and flat position indices -> (1,C,N,1)."""
-        return fmap.flatten(2)[:, :, positions, None]
+    def _pass_parameters(self, hyper: torch.Tensor, q_fixed: torch.Tensor,
+                         anchors: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fixed-point means (float64, integer-valued) and scale-table indices (int64), each (M, n), of one
+        context pass, in coding order (position-major rows of :func:`checkerboard_split`, channel outer).
 
-    def _pass_parameters(self, hyper: torch.Tensor, q_fixed: torch.Tensor, y_hat_flat: torch.Tensor | None,
-                         positions: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exact means (float64) and scale-table indices (int64), each (M, len(positions)), of one context
-        pass. ``y_hat_flat`` (M, h*w) holds the anchors already decoded (None for the anchor pass: no
-        context). Runs CODING_CHUNK positions at a time; the result does not depend on the chunking."""
-        _, ctx_net, _ = self._exact_nets
-        m, n = self.config.latent_channels, len(positions)
-        means = torch.empty(m, n, dtype=torch.float64)
-        indices = torch.empty(m, n, dtype=torch.int64)
-        if y_hat_flat is not None:
-            # The four neighbours of position (r, c) in the zero-padded fixed-point map, in the order of
-            # transforms.four_neighbours: up, down, left, right.
-            padded = F.pad(exact.to_fixed(y_hat_flat.reshape(1, m, h, w)), (1, 1, 1, 1))[0].reshape(m, -1)
-            centre = (positions // w + 1) * (w + 2) + positions % w + 1
-            offsets = (-(w + 2), w + 2, -1, 1)
-        for lo in range(0, n, CODING_CHUNK):
-            pos = positions[lo:lo + CODING_CHUNK]
-            if y_hat_flat is None:
-                ctx = torch.zeros(1, self.config.context_channels, len(pos), 1, dtype=torch.float64)
-            else:
-                at = centre[lo:lo + CODING_CHUNK]
-                ctx = ctx_net(torch.cat([padded[:, at + d] for d in offsets])[None, :, :, None])
-            fused = torch.cat([self._gather(hyper, pos), ctx, self._gather(q_fixed, pos)], dim=1)
-            means[:, lo:lo + len(pos)], indices[:, lo:lo + len(pos)] = self._exact_params(fused)
-        return means, indices
-
-    def _passes(self, h: int, w: int) -> list[torch.Tensor]:
-        flat = anchor_mask(h, w).flatten().bool()
-        return [torch.nonzero(flat).flatten(), torch.nonzero(~flat).flatten()]
+        ``hyper`` (C, h, w/2) and ``q_fixed`` (1, h, w/2) are the pass's positions; ``anchors`` (M, h, w/2)
+        holds the fixed-point anchors already decoded (None for the anchor pass: no context, so the
+        fusion's context inputs are zero and skipped). Runs about CODING_CHUNK positions (whole rows) at a
+        time; the networks are exact integer arithmetic, so the chunking changes no bit."""
+        _, ctx_net, ep = self._exact_nets
+        m, c = self.config.latent_channels, self.config.hyper_features
+        ctx_start, q_start = c, c + self.config.context_channels
+        _, h, half = hyper.shape
+        means = torch.empty(m, h, half, dtype=torch.float64)
+        indices = torch.empty(m, h, half, dtype=torch.int64)
+        thresholds = self.y_scale_thresholds.to(torch.float64)
+        padded = None if anchors is None else F.pad(anchors, (1, 1, 1, 1))
+        rows = max(1, CODING_CHUNK // max(half, 1))
+        for r0 in range(0, h, rows):
+            r1 = min(h, r0 + rows)
+            parts = [(0, hyper[:, r0:r1].reshape(c, -1)), (q_start, q_fixed[:, r0:r1].reshape(1, -1))]
+            if padded is not None:
+                ctx = ctx_net.matrix([(k * m, nb) for k, nb in enumerate(_checkerboard_neighbours(padded, r0, r1))])
+                parts.append((ctx_start, ctx))
+            out = ep.matrix(parts)
+            means[:, r0:r1] = out[:m].view(m, r1 - r0, half)
+            indices[:, r0:r1] = torch.searchsorted(thresholds, out[m:], right=True).view(m, r1 - r0, half)
+        return means.view(m, -1), indices.view(m, -1)
 
     def _y_symbol_indices(self, residual: torch.Tensor, table_ids: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Signed integer residuals -> table symbol indices (escape where out of support) and escape values."""
@@ -326,70 +321,115 @@ class SdpicModel(nn.Module):
         one intra-op thread and the thread count only sets how many strips run at once, so the latents
         (and hence the symbols) do not depend on the thread count either.
         """
+        analysis = self._require_analysis()
         q = q_levels.float() / QUALITY_LEVELS
-        height = q.shape[2]
+        height, width = q.shape[2], q.shape[3]
+        y = torch.empty(1, self.config.latent_channels, height, width)
 
-        def run(strip: tuple[int, int]) -> torch.Tensor:
+        def run(strip: tuple[int, int]) -> None:
             top, bottom = strip
-            lo, hi = max(0, top - ANALYSIS_HALO), min(height, bottom + ANALYSIS_HALO)
-            q_pixels = q[:, :, lo:hi].repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
             with torch.inference_mode():  # grad mode is per thread
-                y = self.g_a(x[:, :, lo * LATENT_STRIDE:hi * LATENT_STRIDE], q_pixels, q_features[:, :, lo:hi])
-            return y[:, :, top - lo:bottom - lo].float()
+                y[0, :, top:bottom] = analysis.strip(x, q, q_features, top, bottom, ANALYSIS_HALO).permute(2, 0, 1)
 
         with torch_threads(1):  # its 3x3 conv's sums would depend on the thread count too
             q_features = self.quality_encoder(q)
-        parts = _map_strips(run, analysis_strips(height, q.shape[3]))
-        return torch.cat(parts, dim=2) * self._gain_from_levels(q_levels)
+        _map_strips(run, analysis_strips(height, width))
+        return y * self._gain_from_levels(q_levels)
+
+    def _require_analysis(self) -> StripAnalysis:
+        if self._analysis is None or self._analysis[0] != _versions(self.g_a):
+            self._analysis = (_versions(self.g_a), StripAnalysis(self.g_a))
+        return self._analysis[1]
+
+    def _require_synthesis(self) -> StripSynthesis:
+        """The decoder's prepared g_s, rebuilt whenever g_s's weights changed since (loading, training steps:
+        every in-place change bumps a tensor's version), so it always computes the live g_s."""
+        if self._synthesis is None or self._synthesis[0] != _versions(self.g_s):
+            self._synthesis = (_versions(self.g_s), StripSynthesis(self.g_s))
+        return self._synthesis[1]
 
     @torch.no_grad()
     def synthesise(self, y_hat: torch.Tensor, q_levels: torch.Tensor) -> torch.Tensor:
         """g_s: dequantised latents and integer quality levels -> image in [0,1] (float32, unclamped).
 
-        Runs g_s on horizontal strips of latent rows (:func:`synthesis_strips`, which depend only on
-        the latent size) with a halo wider than g_s's receptive field, each strip on one intra-op
-        thread, the strips spread over ``torch.get_num_threads()`` worker threads. Why: oneDNN's
-        convolutions partition their sums by thread count (pixels differed between 1 and 2 threads),
-        whereas a one-thread convolution of a fixed strip gives the same bits however many strips run
-        beside it. So pixels do not depend on the thread count, oneDNN's fast kernels stay usable, and
-        peak memory is bounded by the strip size rather than the image size.
-        """
+        The same strips and arithmetic as :meth:`synthesise_pixels` (whose pixels are
+        ``api.decoded_pixels`` of this), kept as a float image for callers that measure it."""
+        _, _, height, width = y_hat.shape
+        out = torch.empty(1, 3, height * LATENT_STRIDE, width * LATENT_STRIDE)
+
+        def sink(top: int, bottom: int, rows: torch.Tensor) -> None:
+            out[0, :, top * LATENT_STRIDE:bottom * LATENT_STRIDE].permute(1, 2, 0).copy_(pixels_hwc(rows))
+
+        self._synthesise_strips(y_hat, q_levels, sink)
+        return out
+
+    @torch.no_grad()
+    def synthesise_pixels(self, y_hat: torch.Tensor, q_levels: torch.Tensor, height: int, width: int) -> np.ndarray:
+        """g_s straight to the decoded image: (height, width, 3) uint8, ``round(clamp(x, 0, 1) * 255)`` of
+        :meth:`synthesise`'s output cropped to the image, written strip by strip by the workers (the
+        float image never exists as a whole)."""
+        pixels = np.empty((height, width, 3), dtype=np.uint8)
+
+        def sink(top: int, bottom: int, rows: torch.Tensor) -> None:
+            to_uint8(rows, pixels[top * LATENT_STRIDE:min(bottom * LATENT_STRIDE, height)])
+
+        self._synthesise_strips(y_hat, q_levels, sink)
+        return pixels
+
+    def _synthesise_strips(self, y_hat: torch.Tensor, q_levels: torch.Tensor,
+                           sink: Callable[[int, int, torch.Tensor], None]) -> None:
+        """Run g_s on horizontal strips of latent rows (:func:`synthesis_strips`, which depend only on the
+        latent size), each on one intra-op thread, the strips spread over ``torch.get_num_threads()``
+        worker threads; ``sink(top, bottom, output)`` receives each strip's last-layer output.
+
+        Why strips: oneDNN's convolutions partition their sums by thread count (pixels differed between 1
+        and 2 threads), whereas a one-thread convolution of a fixed strip gives the same bits however many
+        strips run beside it. So pixels do not depend on the thread count, oneDNN's fast kernels stay
+        usable, and peak memory is bounded by the strip size rather than the image size. Each strip reads
+        SYNTHESIS_HALO latent rows beyond its own, more than g_s's receptive field; the arithmetic is
+        :class:`StripSynthesis` (channels-last, halo trimmed per level)."""
+        synthesis = self._require_synthesis()
         q = q_levels.float() / QUALITY_LEVELS
         y = y_hat.float() / self._gain_from_levels(q_levels)
-        height = y.shape[2]
-
-        def run(strip: tuple[int, int]) -> torch.Tensor:
-            top, bottom = strip
-            lo, hi = max(0, top - SYNTHESIS_HALO), min(height, bottom + SYNTHESIS_HALO)
-            with torch.inference_mode():  # grad mode is per thread
-                out = self.g_s(y[:, :, lo:hi], q_features[:, :, lo:hi])
-            return out[:, :, (top - lo) * LATENT_STRIDE:(bottom - lo) * LATENT_STRIDE]
-
         with torch_threads(1):  # its 3x3 conv's sums would depend on the thread count too
             q_features = self.quality_encoder(q)
-        parts = _map_strips(run, synthesis_strips(height, y.shape[3]))
-        return torch.cat(parts, dim=2).float()
+        height = y.shape[2]
+
+        def run(strip: tuple[int, int]) -> None:
+            top, bottom = strip
+            with torch.inference_mode():  # grad mode is per thread
+                sink(top, bottom, synthesis.strip(y, q_features, top, bottom, SYNTHESIS_HALO))
+
+        _map_strips(run, synthesis_strips(height, y.shape[3]))
 
     @torch.no_grad()
     def compress_latents(self, y: torch.Tensor, q_levels: torch.Tensor) -> tuple[CodedLatents, torch.Tensor]:
         """Entropy-code latents y (1,M,h,w). Returns the coded sections and ŷ (what the decoder will see)."""
+        with _coding_threads(y.shape[2], y.shape[3]):
+            return self._compress_latents(y, q_levels)
+
+    def _compress_latents(self, y: torch.Tensor, q_levels: torch.Tensor) -> tuple[CodedLatents, torch.Tensor]:
         _, (z_coder, y_coder) = self._require_prepared()
         m = self.config.latent_channels
         _, _, h, w = y.shape
+        _check_latent_size(h, w)
         y = y.clamp(-LATENT_LIMIT, LATENT_LIMIT)
         with torch_threads(1):  # float h_a: one thread, so rounding z cannot depend on the count
             z = self.h_a(y)
         z_hat = torch.round(z.clamp(-LATENT_LIMIT, LATENT_LIMIT)).to(torch.int64)
         z_idx, z_ids, z_esc = self._z_symbols(z_hat)
         hyper, q_fixed = self._hyper_and_quality(z_hat.double(), q_levels)
+        hyper_passes, q_passes = checkerboard_split(hyper[0]), checkerboard_split(q_fixed[0])
 
-        y_flat = y.double()[0].flatten(1)  # (M, h*w)
-        y_hat_flat = torch.zeros_like(y_flat)
-        streams, escapes = [], [z_esc]
-        for pass_no, pos in enumerate(self._passes(h, w)):
-            means, scale_idx = self._pass_parameters(hyper, q_fixed, y_hat_flat if pass_no else None, pos, h, w)
-            residual = torch.round(y_flat[:, pos] - means).to(torch.int64)
-            y_hat_flat[:, pos] = residual.double() + means
+        streams, escapes, y_hat_passes = [], [z_esc], []
+        anchors = None
+        for pass_no, y_pass in enumerate(checkerboard_split(y[0].double())):
+            means_fixed, scale_idx = self._pass_parameters(hyper_passes[pass_no], q_passes[pass_no], anchors)
+            y_flat = y_pass.reshape(m, -1)
+            residual = torch.round(y_flat - exact.from_fixed(means_fixed)).to(torch.int64)
+            y_hat_passes.append(residual.double() + exact.from_fixed(means_fixed))
+            if pass_no == 0:
+                anchors = _fixed_latents(residual, means_fixed).view(m, h, w // 2)
             ids = scale_idx.flatten()
             idx, esc = self._y_symbol_indices(residual.flatten(), ids)
             streams.append(y_coder.encode(idx, ids.numpy()))
@@ -397,7 +437,8 @@ class SdpicModel(nn.Module):
         y_bytes = join_streams(streams)
         z_bytes = z_coder.encode(z_idx, z_ids)
         coded = CodedLatents(z_bytes, y_bytes, pack_escapes(escapes), h, w)
-        return coded, y_hat_flat.reshape(1, m, h, w).float()
+        y_hat = checkerboard_join([t.view(m, h, w // 2) for t in y_hat_passes], torch.float32)
+        return coded, y_hat[None]
 
     def _z_symbols(self, z_hat: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         c = z_hat.shape[1]
@@ -412,42 +453,46 @@ class SdpicModel(nn.Module):
     @torch.no_grad()
     def decompress_latents(self, coded: CodedLatents, q_levels: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`compress_latents`: coded sections -> ŷ (1,M,h,w), bit-identical to the encoder's."""
+        with _coding_threads(coded.latent_height, coded.latent_width):
+            return self._decompress_latents(coded, q_levels)
+
+    def _decompress_latents(self, coded: CodedLatents, q_levels: torch.Tensor) -> torch.Tensor:
         _, (z_coder, y_coder) = self._require_prepared()
         c = self.config
         h, w = coded.latent_height, coded.latent_width
+        _check_latent_size(h, w)
         zh, zw = h // 4, w // 4
         escapes = _EscapeReader(unpack_escapes(coded.escapes))
 
         z_ids = np.repeat(np.arange(c.hyper_channels), zh * zw)
         check_stream_length(coded.z_bytes, zh * zw * float(self._z_min_bits.sum()), "hyper-latent")
-        z_idx = z_coder.decode(coded.z_bytes, z_ids)
-        z_rel = z_idx - Z_HALF_WIDTH
-        offsets = self.z_prior.table_offsets.numpy().astype(np.int64)
-        z_vals = z_rel + offsets[z_ids]
-        escapes.fill(z_vals, z_idx == 2 * Z_HALF_WIDTH + 1)
+        offsets = Z_HALF_WIDTH - self.z_prior.table_offsets.numpy().astype(np.int64)
+        z_vals, z_escaped = z_coder.decode_values(coded.z_bytes, z_ids, offsets)
+        escapes.fill_at(z_vals, z_escaped)
         z_hat = torch.from_numpy(z_vals).reshape(1, c.hyper_channels, zh, zw)
         hyper, q_fixed = self._hyper_and_quality(z_hat.double(), q_levels)
+        hyper_passes, q_passes = checkerboard_split(hyper[0]), checkerboard_split(q_fixed[0])
 
         m = c.latent_channels
-        passes = self._passes(h, w)
-        y_hat_flat = torch.zeros(m, h * w, dtype=torch.float64)
+        half_widths = self.y_table_half_widths.numpy().astype(np.int64)
         # Pass 2's table ids depend on pass 1's values, so each pass is its own ANS stream.
         streams = _split_streams(coded.y_bytes)
         if len(streams) != 2:
             raise FormatError("latent section must hold exactly two context passes")
-        for pass_no, pos in enumerate(passes):
-            means, scale_idx = self._pass_parameters(hyper, q_fixed, y_hat_flat if pass_no else None, pos, h, w)
+        y_hat_passes = []
+        anchors = None
+        for pass_no in range(2):
+            means_fixed, scale_idx = self._pass_parameters(hyper_passes[pass_no], q_passes[pass_no], anchors)
             ids = scale_idx.flatten().numpy()
             check_stream_length(streams[pass_no], float(self._y_min_bits[ids].sum()), "latent")
-            idx = y_coder.decode(streams[pass_no], ids)
-            half = self.y_table_half_widths.numpy().astype(np.int64)[ids]
-            if np.any(idx > 2 * half + 1):
-                raise FormatError("decoded symbol outside its table")
-            residual = idx - half
-            escapes.fill(residual, idx == 2 * half + 1)
-            y_hat_flat[:, pos] = torch.from_numpy(residual).reshape(m, len(pos)).double() + means
+            values, escaped = y_coder.decode_values(streams[pass_no], ids, half_widths)
+            escapes.fill_at(values, escaped)
+            residual = torch.from_numpy(values).view(m, -1)
+            y_hat_passes.append(residual.double() + exact.from_fixed(means_fixed))
+            if pass_no == 0:
+                anchors = _fixed_latents(residual, means_fixed).view(m, h, w // 2)
         escapes.finish()
-        return y_hat_flat.reshape(1, m, h, w).float()
+        return checkerboard_join([t.view(m, h, w // 2) for t in y_hat_passes], torch.float32)[None]
 
 
 class _EscapeReader:
@@ -458,11 +503,12 @@ class _EscapeReader:
             raise FormatError(f"escaped value beyond +-{ESCAPE_LIMIT} (no encoder writes one)")
         self.values, self.pos = values, 0
 
-    def fill(self, target: np.ndarray, mask: np.ndarray) -> None:
-        count = int(mask.sum())
+    def fill_at(self, target: np.ndarray, positions: np.ndarray) -> None:
+        """Set target[positions] (ascending) to the next raw values."""
+        count = len(positions)
         if self.pos + count > len(self.values):
             raise FormatError("escape section is shorter than the coded data requires")
-        target[mask] = self.values[self.pos: self.pos + count]
+        target[positions] = self.values[self.pos: self.pos + count]
         self.pos += count
 
     def finish(self) -> None:
@@ -470,11 +516,82 @@ class _EscapeReader:
             raise FormatError("escape section has trailing values")
 
 
-def _map_strips(run: Callable[[tuple[int, int]], torch.Tensor], strips: list[tuple[int, int]]) -> list[torch.Tensor]:
+def _versions(module: nn.Module) -> tuple:
+    """Version counters of a module's tensors (and their identities): they change with the weights."""
+    return tuple((id(t), t._version) for t in (*module.parameters(), *module.buffers()))
+
+
+def _coding_threads(h: int, w: int) -> AbstractContextManager:
+    """One torch thread for the coding graph of a small grid (under 2 CODING_CHUNKs of latents, ~4 MP): its
+    GEMMs are too small to split, and waking a second thread for each costs more than it saves (a Kodak
+    image decoded its latents 2x slower on 2 threads). Larger grids keep the caller's threads. The exact
+    networks give the same bits on any thread count, so this is speed only."""
+    return torch_threads(1) if h * w < 2 * CODING_CHUNK else nullcontext()
+
+
+def _check_latent_size(h: int, w: int) -> None:
+    """Latent grids are padded images / LATENT_STRIDE, so multiples of PAD_MULTIPLE / LATENT_STRIDE: even,
+    which the checkerboard passes' strided layout relies on."""
+    if h % 2 or w % 2 or h < 1 or w < 1:
+        raise ParameterError(f"latent grid {h}x{w} is not a padded image's (sides must be even)")
+
+
+def checkerboard_split(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(C, h, w) with h, w even -> (anchors, non-anchors), each (C, h, w/2), contiguous.
+
+    Row r of the anchors holds columns r % 2, r % 2 + 2, ... (positions with (row + col) even), row r of
+    the non-anchors the others: flattened, both are the passes' positions in row-major order, the order
+    the coder has always used. Four strided copies, no index gather."""
+    c, h, w = t.shape
+    v = t.view(c, h // 2, 2, w // 2, 2)
+    anchors = torch.stack([v[:, :, 0, :, 0], v[:, :, 1, :, 1]], dim=2).view(c, h, w // 2)
+    others = torch.stack([v[:, :, 0, :, 1], v[:, :, 1, :, 0]], dim=2).view(c, h, w // 2)
+    return anchors, others
+
+
+def checkerboard_join(passes: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
+    """Inverse of :func:`checkerboard_split`: (anchors, non-anchors) -> (C, h, w) of ``dtype``."""
+    anchors, others = passes
+    c, h, half = anchors.shape
+    out = torch.empty(c, h, 2 * half, dtype=dtype)
+    v = out.view(c, h // 2, 2, half, 2)
+    a, o = anchors.view(c, h // 2, 2, half), others.view(c, h // 2, 2, half)
+    v[:, :, 0, :, 0], v[:, :, 1, :, 1] = a[:, :, 0], a[:, :, 1]
+    v[:, :, 0, :, 1], v[:, :, 1, :, 0] = o[:, :, 0], o[:, :, 1]
+    return out
+
+
+def _checkerboard_neighbours(padded: torch.Tensor, r0: int, r1: int) -> list[torch.Tensor]:
+    """The four anchor neighbours (up, down, left, right: the order of ``transforms.four_neighbours``) of
+    the non-anchor positions in rows [r0, r1), each (M, n) contiguous, from the fixed-point anchors
+    (M, h, w/2) zero-padded by one on every side. Non-anchor k of row r is at column 2k + 1 - r % 2: its
+    upper and lower neighbours are anchor k of rows r -+ 1; its left one anchor k (r even) or k - 1 (r odd)
+    of its row, its right one k + 1 (r even) or k."""
+    m, _, half2 = padded.shape
+    half = half2 - 2
+    up = padded[:, r0:r1, 1:half + 1]
+    down = padded[:, r0 + 2:r1 + 2, 1:half + 1]
+    left = torch.empty(m, r1 - r0, half, dtype=padded.dtype)
+    right = torch.empty_like(left)
+    even = r0 % 2  # first even row of the chunk, relative to r0
+    for rel, col_left in ((even, 1), (1 - even, 0)):
+        rows = padded[:, r0 + 1 + rel:r1 + 1:2]
+        left[:, rel::2] = rows[:, :, col_left:col_left + half]
+        right[:, rel::2] = rows[:, :, col_left + 1:col_left + 1 + half]
+    return [up.reshape(m, -1), down.reshape(m, -1), left.view(m, -1), right.view(m, -1)]
+
+
+def _fixed_latents(residual: torch.Tensor, means_fixed: torch.Tensor) -> torch.Tensor:
+    """``exact.to_fixed(residual + means)`` without the float detour: ŷ·2^ACT_BITS is an integer exactly."""
+    return (residual.double() * exact.ACT_SCALE + means_fixed).clamp_(-exact.ACT_LIMIT, exact.ACT_LIMIT)
+
+
+def _map_strips(run: Callable[[tuple[int, int]], _T], strips: list[tuple[int, int]]) -> list[_T]:
     """``run`` on every strip, each on one intra-op thread, ``torch.get_num_threads()`` strips at a time.
 
     Each worker pins its own OpenMP team to one thread (oneDNN does not go through torch's lazy
-    per-thread initialisation); the caller's thread setting is restored afterwards.
+    per-thread initialisation); the caller's thread setting is restored afterwards. The workers live for
+    this call only, so their buffers (:meth:`StripSynthesis.buffers`) go with them.
     """
     workers = min(torch.get_num_threads(), len(strips))
     with torch_threads(1), ThreadPoolExecutor(workers, initializer=torch.set_num_threads,
