@@ -72,13 +72,29 @@ def bd_rate(codec: str, metric: str, reference: str) -> Callable[[dict[str, Any]
     return measure
 
 
-def mean_seconds(field: str) -> Callable[[dict[str, Any]], Measured]:
-    """A mean time per image from ``benchmarks/codec_speed.py``'s JSON."""
+def photo_speed(field: str, label: str | None = None) -> Callable[[dict[str, Any]], Measured]:
+    """MP/s of ``benchmarks/decode_speed.py``'s photo rows: the row whose name starts with ``label`` (the
+    10.6 MP photo has no size label), or the slowest row when ``label`` is None."""
 
     def measure(doc: dict[str, Any]) -> Measured:
-        return Measured(doc[field], f"{doc[field]:.3f} s ({doc['threads']} threads, quality {doc['quality']:g})")
+        rows = doc["rows"]
+        if label is not None:
+            rows = [r for r in rows if r["image"].startswith(label)]
+        elif not rows:
+            raise ParameterError("decode speed: no photo rows")
+        if not rows:
+            raise ParameterError(f"decode speed: no {label} row")
+        row = min(rows, key=lambda r: r[field])
+        return Measured(row[field], f"{row[field]:.2f} MP/s ({row['megapixels']:.1f} MP, "
+                                    f"{doc['environment']['threads']} threads)")
 
     return measure
+
+
+def kodak_decode(doc: dict[str, Any]) -> Measured:
+    """Mean decode time per Kodak image of ``benchmarks/decode_speed.py --kodak``."""
+    k = doc["kodak"]
+    return Measured(k["decode_s"], f"{k['decode_s']:.3f} s (max {k['decode_max_s']:.3f}, {k['images']} images)")
 
 
 def task_score_margin(
@@ -116,6 +132,7 @@ def payoff(column: str) -> Callable[[dict[str, Any]], Measured]:
 
 KODAK, COCO = "bench/kodak_rd.json", "bench/coco24_rd.json"
 PAYOFF = "saliency_allocation/payoff.json"
+SPEED = "codec/decode_speed.json"
 # sdpic trains on LPIPS-Alex, so its perceptual targets are on the two distances it never saw.
 TARGETS = (
     *(Target(30, f"`sdpic` held-out {label} BD-rate vs AVIF, {name}", src, bd_rate("sdpic", col, "avif"), -10, True,
@@ -130,6 +147,13 @@ TARGETS = (
              task_score_margin("sdpic", "avif", "top1", bpp), 0, False, "≥ AVIF's") for bpp in (0.1, 0.15, 0.2)),
     Target(30, "COCO128 mAP at 0.2 bpp, `sdpic` vs AVIF", "bench/task_detect.json",
            task_score_margin("sdpic", "avif", "map", 0.2), 0, False, "≥ AVIF's"),
+    Target(32, "decode, 10.6 MP photo (PNG writing apart)", SPEED, photo_speed("decode_mp_s", "lomiri1604_Bridge"), 3,
+           False, "≥ 3 MP/s"),
+    Target(32, "decode, 24 MP photo (PNG writing apart)", SPEED, photo_speed("decode_mp_s", "24 MP"), 3, False,
+           "≥ 3 MP/s"),
+    Target(32, "decode per Kodak image", SPEED, kodak_decode, 0.15, True, "≤ 0.15 s"),
+    Target(32, "encode, slowest of the 1 / 10.6 / 12 / 24 MP photos", SPEED, photo_speed("encode_mp_s"), 2, False,
+           "≥ 2 MP/s"),
 )
 
 

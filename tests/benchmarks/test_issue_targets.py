@@ -12,8 +12,10 @@ from benchmarks.issue_targets import (
     RESULTS,
     Target,
     bd_rate,
+    kodak_decode,
     main,
     payoff,
+    photo_speed,
     targets_table,
     task_score_margin,
 )
@@ -58,6 +60,17 @@ def test_task_margin_compares_the_points_of_one_target() -> None:
         task_score_margin("a", "b", "top1", 0.2)(doc)
 
 
+def test_speed_targets_read_the_photo_rows() -> None:
+    doc = {"environment": {"threads": 2}, "kodak": {"images": 24, "decode_s": 0.1, "decode_max_s": 0.2},
+           "rows": [{"image": "big.jpg", "megapixels": 10.0, "decode_mp_s": 3.5, "encode_mp_s": 2.5},
+                    {"image": "24 MP: x.jpg", "megapixels": 24.0, "decode_mp_s": 3.1, "encode_mp_s": 1.9}]}
+    assert photo_speed("decode_mp_s", "24 MP")(doc).text == "3.10 MP/s (24.0 MP, 2 threads)"
+    assert photo_speed("encode_mp_s")(doc).value == 1.9  # the slowest row
+    assert kodak_decode(doc).value == 0.1
+    with pytest.raises(ParameterError, match="12 MP"):
+        photo_speed("decode_mp_s", "12 MP")(doc)
+
+
 def test_payoff_reads_the_auto_vs_none_bd_rate() -> None:
     doc = {"images": 24, "roi_strength": 0.25, "bd_rate_auto_vs_none": {"dists_salient": -12.5, "dists": None}}
     m = payoff("dists_salient")(doc)
@@ -86,7 +99,7 @@ def test_the_readme_table_matches_the_committed_results() -> None:
 def synthetic_results(folder: Path) -> Path:
     """A results folder for every target: the committed task files, a saliency payoff, and small RD documents
     in today's columns where sdpic needs 20% fewer bits than AVIF for every quality."""
-    for name in ("bench/task_classify.json", "bench/task_detect.json"):
+    for name in ("bench/task_classify.json", "bench/task_detect.json", "codec/decode_speed.json"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text((RESULTS / name).read_text())
     (folder / "saliency_allocation").mkdir()
