@@ -130,7 +130,7 @@ def payoff(column: str) -> Callable[[dict[str, Any]], Measured]:
     return measure
 
 
-KODAK, COCO = "bench/kodak_rd.json", "bench/coco24_rd.json"
+KODAK, COCO = "bench/kodak_rd.json", "bench/coco16_rd.json"
 PAYOFF = "saliency_allocation/payoff.json"
 SPEED = "codec/decode_speed.json"
 # sdpic trains on LPIPS-Alex, so its perceptual targets are on the two distances it never saw.

@@ -27,7 +27,7 @@ from sdpic.errors import ParameterError
 BLOCK_NAME = "benchmarks/readme_tables.py"
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 #: (label, RD JSON under results/) of each image set, in table order; a missing file is left out.
-SETS = (("Kodak (24)", "bench/kodak_rd.json"), ("COCO (24 photos)", "bench/coco24_rd.json"))
+SETS = (("Kodak (24)", "bench/kodak_rd.json"), ("COCO (16 photos)", "bench/coco16_rd.json"))
 REFERENCES = ("avif", "webp", "jpeg", "vvc")
 METRICS = (("psnr", "PSNR"), ("lpips_alex", "LPIPS-Alex (trained on)"), ("lpips_vgg", "LPIPS-VGG (held out)"),
            ("dists", "DISTS (held out)"))

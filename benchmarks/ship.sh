@@ -10,15 +10,17 @@
 #      snapshots and the shipped file to the 8-image learning curve and a row to kodak24_final.json;
 #   3. reruns MODEL's Kodak rows in results/bench/kodak_rd.json (other codecs kept) and redraws the plots,
 #      the model cards' measured tables and BD-rates against every codec (all cards), the table vs AVIF
-#      and the tables vs JPEG and WebP;
-#   4. the default model only: the --saliency none/auto allocation table and figure;
+#      and the tables vs JPEG and WebP; then MODEL's rows of the COCO photos (results/bench/coco16_rd.json);
+#   4. the default model only: the --saliency none/auto allocation table and figure, and the payoff of the
+#      allocation at equal file size (benchmarks/saliency_payoff.py);
 #   5. reruns MODEL's task rows (classify / detect / segment) and redraws the task plot and table;
-#   6. regenerates the quality-at-equal-rate table (benchmarks/rd_gap.py) and the README's table of issue
-#      targets (benchmarks/issue_targets.py).
+#   6. regenerates the quality-at-equal-rate table (benchmarks/rd_gap.py), the README's comparison
+#      (benchmarks/readme_tables.py) and the table of targets in results/README.md (benchmarks/issue_targets.py).
 # Recipe changes for the learning-curve plot are stored in its JSON; add new ones first with
 #   .venv/bin/python benchmarks/learning_curve.py --out results/codec/learning_curve_kodak8.json --mark STEP:LABEL
-# To choose WEIGHTS among snapshots, benchmarks/pick_weights.py. About 35 min on 2 cores. The model card prose, the rest of the README and the results READMEs are then edited by hand from
-# these files; the step times are printed so the READMEs can quote them.
+# To choose WEIGHTS among snapshots, benchmarks/pick_weights.py. About an hour on 2 cores (the VGG16 metrics
+# dominate). The model card prose and the results READMEs are then edited by hand from these files; the
+# step times are printed so the READMEs can quote them.
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -83,10 +85,16 @@ done
 $SDPIC bench report results/bench/kodak_rd.json --reference jpeg > results/bench/kodak_table_vs_jpeg.md
 $SDPIC bench report results/bench/kodak_rd.json --reference webp > results/bench/kodak_table_vs_webp.md
 
+step "COCO photos rate-distortion rows of $MODEL"
+$SDPIC bench rd --images ../shared/data/coco128/train2017 --limit 16 --dataset coco16 --codecs "$MODEL" \
+  --update results/bench/coco16_rd.json --plot results/bench/coco16 --workers 2 --force
+
 if [ "$MODEL" = "$($PY -c 'from sdpic.zoo import DEFAULT_MODEL; print(DEFAULT_MODEL)')" ]; then
-  step "saliency allocation (--saliency none vs auto, quality 50)"
+  step "saliency allocation (--saliency none vs auto, quality 50) and what it buys at equal file size"
   $PY benchmarks/saliency_allocation.py --images ../shared/data/kodak --quality 50 \
     --out results/saliency_allocation/kodak.json --figure results/saliency_allocation/kodim.png
+  $PY benchmarks/saliency_payoff.py --limit 16 --out results/saliency_allocation/payoff.json \
+    --figure results/saliency_allocation/payoff.png
 fi
 
 step "task rows of $MODEL"
@@ -102,7 +110,8 @@ $SDPIC bench report results/bench/task_classify.json results/bench/task_detect.j
 step "quality differences at equal bitrate (results/bench/rd_gap.md)"
 $PY benchmarks/rd_gap.py --out results/bench/rd_gap.md
 
-step "the README's table of issue targets"
-$PY benchmarks/issue_targets.py --into README.md
+step "the README's comparison and the table of targets"
+$PY benchmarks/readme_tables.py --into README.md
+$PY benchmarks/issue_targets.py --into results/README.md
 
 step "done; now update the model card, README and results READMEs from these files"

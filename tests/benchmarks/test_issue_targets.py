@@ -111,7 +111,7 @@ def synthetic_results(folder: Path) -> Path:
         {"setting": i, "bpp": f * b, "psnr": 27.0 + 3 * i, "ms_ssim": 0.9 + 0.02 * i, "lpips_alex": 0.4 - 0.08 * i,
          "lpips_vgg": 0.5 - 0.09 * i, "dists": 0.3 - 0.05 * i, "psnr_salient": 26.0 + 3 * i,
          "encode_s": 0.1, "decode_s": 0.1} for i, b in enumerate([0.1, 0.2, 0.4, 0.8])]} for name, f in scale.items()}
-    for name in ("kodak_rd.json", "coco24_rd.json"):
+    for name in ("kodak_rd.json", "coco16_rd.json"):
         (folder / "bench" / name).write_text(json.dumps(
             {"dataset": name, "images": 2, "reference": "avif", "codecs": codecs, "bd_rate": {}}))
     return folder

@@ -32,8 +32,8 @@ def test_block_lists_each_set_and_reference(tmp_path: Path) -> None:
     assert [r.split(" | ")[1] for r in rows] == ["AVIF", "JPEG"]  # only codecs present; COCO file absent
     assert rows[0].count("\u221220.0%") == 4 and rows[1].count("\u221260.0%") == 4
     assert "| `sdpic-mse` |" not in block and "| AVIF | 0.500 | 0.250 | 27.0–36.0 at 0.10–0.80 bpp |" in block
-    write_rd(tmp_path / "bench" / "coco24_rd.json", 1.25)
-    assert "| COCO (24 photos) | AVIF | +25.0% | +25.0% | +25.0% | +25.0% |" in comparison_block(tmp_path)
+    write_rd(tmp_path / "bench" / "coco16_rd.json", 1.25)
+    assert "| COCO (16 photos) | AVIF | +25.0% | +25.0% | +25.0% | +25.0% |" in comparison_block(tmp_path)
 
 
 def test_missing_results_are_a_typed_error(tmp_path: Path) -> None:
