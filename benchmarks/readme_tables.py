@@ -29,10 +29,10 @@ RESULTS = Path(__file__).resolve().parent.parent / "results"
 #: (label, RD JSON under results/) of each image set, in table order; a missing file is left out.
 SETS = (("Kodak (24)", "bench/kodak_rd.json"), ("COCO (16 photos)", "bench/coco16_rd.json"))
 REFERENCES = ("avif", "webp", "jpeg", "vvc")
-METRICS = (("psnr", "PSNR"), ("lpips_alex", "LPIPS-Alex (trained on)"), ("lpips_vgg", "LPIPS-VGG (held out)"),
+METRICS = (("psnr", "PSNR"), ("lpips_alex", "LPIPS-Alex"), ("lpips_vgg", "LPIPS-VGG (held out)"),
            ("dists", "DISTS (held out)"))
 MODEL = "sdpic"
-NAMES = {"avif": "AVIF", "webp": "WebP", "jpeg": "JPEG", "vvc": "VVC (VTM)", "jxl": "JPEG XL", "heic": "HEIC"}
+NAMES = {"avif": "AVIF", "webp": "WebP", "jpeg": "JPEG", "vvc": "VVC (VVenC)", "jxl": "JPEG XL", "heic": "HEIC"}
 
 
 def _pct(value: float | None) -> str:
@@ -72,7 +72,8 @@ def comparison_block(results: Path = RESULTS) -> str:
             lines.append(f"| {label} | {NAMES[ref]} | {cells} |")
     if kodak is None:
         raise ParameterError(f"no RD results under {results}/bench")
-    lines += ["", "Mean time per Kodak image (768x512), 2 threads, from the same run:", "",
+    lines += ["", "Mean time per Kodak image (768x512) in the same run (two images at a time on 2 cores), and the "
+              "quality range each codec's settings span:", "",
               "| codec | encode s | decode s | PSNR range (dB) |", "|---|---:|---:|---|"]
     for codec in (MODEL, "sdpic-mse", *REFERENCES):
         points = kodak["codecs"].get(codec, {}).get("points", [])
