@@ -35,14 +35,19 @@ def test_gaussian_likelihood_sums_to_one_over_integers() -> None:
     assert abs(float(like.sum()) - 1.0) < 1e-4
 
 
-def test_coded_size_is_close_to_the_information_content() -> None:
-    """Real bits within 1% (+ a word) of -log2 of the table probabilities: the coder adds ~no overhead."""
+def _random_symbols(seed: int, n: int) -> tuple:
+    """The Gaussian tables, their coder, and ``n`` (table id, symbol) pairs drawn from the tables."""
     freqs, half = gaussian_tables()
     lengths = 2 * half + 2
-    coder = TableCoder(freqs, lengths)
-    rng = np.random.default_rng(0)
-    ids = rng.integers(0, len(lengths), 20000)
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, len(lengths), n)
     symbols = np.array([rng.choice(lengths[t], p=freqs[t, : lengths[t]] / TABLE_TOTAL) for t in ids])
+    return freqs, half, lengths, TableCoder(freqs, lengths), ids, symbols
+
+
+def test_coded_size_is_close_to_the_information_content() -> None:
+    """Real bits within 1% (+ a word) of -log2 of the table probabilities: the coder adds ~no overhead."""
+    freqs, _half, _lengths, coder, ids, symbols = _random_symbols(seed=0, n=20000)
     information = -np.log2(freqs[ids, symbols] / TABLE_TOTAL).sum()
     data = coder.encode(symbols, ids)
     assert len(data) * 8 <= information * 1.01 + 64
@@ -51,12 +56,7 @@ def test_coded_size_is_close_to_the_information_content() -> None:
 
 def test_decode_values_maps_symbols_and_finds_escapes() -> None:
     """decode_values: index - offset per table, and the escapes' positions, as decode() would give them."""
-    freqs, half = gaussian_tables()
-    lengths = 2 * half + 2
-    coder = TableCoder(freqs, lengths)
-    rng = np.random.default_rng(1)
-    ids = rng.integers(0, len(lengths), 5000)
-    symbols = np.array([rng.choice(lengths[t], p=freqs[t, : lengths[t]] / TABLE_TOTAL) for t in ids])
+    _freqs, half, lengths, coder, ids, symbols = _random_symbols(seed=1, n=5000)
     symbols[::97] = lengths[ids[::97]] - 1  # force escapes
     data = coder.encode(symbols, ids)
     values, escaped = coder.decode_values(data, ids, half)

@@ -41,6 +41,15 @@ def from_fixed(a: torch.Tensor) -> torch.Tensor:
     return a / ACT_SCALE
 
 
+
+def _activate_and_floor(a: torch.Tensor, act: str | None, lower: float) -> torch.Tensor:
+    """The activation, then the floor and clamp that keep every value an exact integer (in place)."""
+    if act == "leaky":
+        F.leaky_relu_(a, LEAKY_SLOPE)
+    elif act == "relu":
+        a.clamp_min_(0.0)
+    return a.floor_().clamp_(lower, ACT_LIMIT)
+
 class ExactSequential:
     """A frozen copy of an ``nn.Sequential`` evaluated in exact fixed point (see module docstring).
 
@@ -93,11 +102,7 @@ class ExactSequential:
                 out = out.reshape(1, w.shape[0], hh, ww)
             else:
                 out = F.conv2d(a, w, b, stride, padding)
-            if act == "leaky":
-                F.leaky_relu_(out, LEAKY_SLOPE)
-            elif act == "relu":
-                out.clamp_min_(0.0)
-            a = out.floor_().clamp_(lower, ACT_LIMIT)
+            a = _activate_and_floor(out, act, lower)
         return a
 
     def matrix(self, parts: list[tuple[int, torch.Tensor]]) -> torch.Tensor:
@@ -120,11 +125,7 @@ class ExactSequential:
                     a = torch.addmm(b[:, None], cols, block) if a is None else a.addmm_(cols, block)
             else:
                 a = torch.addmm(b[:, None], w2, a)
-            if act == "leaky":
-                F.leaky_relu_(a, LEAKY_SLOPE)
-            elif act == "relu":
-                a.clamp_min_(0.0)
-            a = a.floor_().clamp_(lower, ACT_LIMIT)
+            a = _activate_and_floor(a, act, lower)
         return a
 
     def reference_call(self, a: torch.Tensor) -> torch.Tensor:
