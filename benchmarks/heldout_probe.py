@@ -58,7 +58,7 @@ def _curve(points: list[list[dict[str, float]]]) -> dict[str, list[float]]:
 def probe(weights: list[Path], limit: int, threads: int, avif_curve: dict | None = None) -> dict:
     torch.set_num_threads(threads)
     images = sorted(shared_path("data/kodak").glob("kodim*.png"))[:limit]
-    rgbs = [np.asarray(load_image(p).rgb) for p in images]
+    rgbs = [np.array(load_image(p).rgb, dtype=np.uint8) for p in images]  # writable: torch wraps them
     avif = resolve_codecs(["avif"])[0]
     curves: dict[str, dict[str, list[float]]] = {}
     per_image: dict[str, list] = {"avif": []}
