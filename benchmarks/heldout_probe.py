@@ -61,6 +61,7 @@ def probe(weights: list[Path], limit: int, threads: int, avif_curve: dict | None
     rgbs = [np.array(load_image(p).rgb, dtype=np.uint8) for p in images]  # writable: torch wraps them
     avif = resolve_codecs(["avif"])[0]
     curves: dict[str, dict[str, list[float]]] = {}
+    steps: dict[str, int] = {}
     per_image: dict[str, list] = {"avif": []}
     feats = [dict() for _ in rgbs]
     with torch.inference_mode():
@@ -74,6 +75,7 @@ def probe(weights: list[Path], limit: int, threads: int, avif_curve: dict | None
         for path in weights:
             model = load_model_file(path).eval()
             name = f"{path} ({weights_steps(path)} steps)"
+            steps[name] = weights_steps(path)
             per_image[name] = []
             for rgb, f in zip(tqdm(rgbs, desc=path.name, leave=False), feats, strict=True):
                 h, w = rgb.shape[:2]
@@ -102,7 +104,31 @@ def probe(weights: list[Path], limit: int, threads: int, avif_curve: dict | None
         if name != "avif"
     }
     return {"images": len(rgbs), "levels": LEVELS, "avif_settings": AVIF_SETTINGS, "curves": curves,
-            "bd_rate_vs_avif": table}
+            "steps": steps, "bd_rate_vs_avif": table}
+
+
+def plot_learning_curve(doc: dict, out: Path) -> None:
+    """BD-rate vs AVIF against training steps, one line per metric: the learning curve of a run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sdpic.bench.report import save_figure
+
+    names = sorted(doc["steps"], key=doc["steps"].get)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for col in COLUMNS:
+        xs = [doc["steps"][n] for n in names if doc["bd_rate_vs_avif"][n][col] is not None]
+        ys = [doc["bd_rate_vs_avif"][n][col] for n in names if doc["bd_rate_vs_avif"][n][col] is not None]
+        ax.plot(xs, ys, marker="o", label=col + (" (held out)" if col in ("lpips_vgg", "dists") else ""))
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("BD-rate vs AVIF (%)")
+    ax.set_title(f"Kodak first {doc['images']}, estimated rates, uniform map", fontsize=9)
+    ax.legend(fontsize=8)
+    save_figure(fig, out)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=6, help="first N Kodak images")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the curves and BD-rates here")
+    parser.add_argument("--plot", type=Path, default=None, help="BD-rates against training steps (PNG)")
     parser.add_argument("--avif-from", type=Path, default=None,
                         help="reuse the AVIF curve of an earlier --json with the same --limit")
     args = parser.parse_args(argv)
@@ -128,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name[-70:]:70s} {cells}")
     if args.json:
         args.json.write_text(json.dumps(doc, indent=1) + "\n")
+    if args.plot:
+        plot_learning_curve(doc, args.plot)
     return 0
 
 

@@ -37,7 +37,7 @@ SDPIC=.venv/bin/sdpic
 ZOO=src/sdpic/zoo/$MODEL.safetensors
 [ -f "$ZOO" ] || { echo "error: no zoo model $MODEL ($ZOO)" >&2; exit 2; }
 [ -f "$WEIGHTS" ] || { echo "error: no such weights file $WEIGHTS" >&2; exit 2; }
-if pgrep -f "bin/sdpic train" >/dev/null; then
+if pgrep -f "sdpic(\.cli)? train" >/dev/null; then
   echo "error: a training run is going; stop it first (the bench records timings)" >&2
   exit 2
 fi
