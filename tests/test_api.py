@@ -87,3 +87,62 @@ def test_the_quality_map_is_stored_only_where_it_is_not_uniform() -> None:
     varied[0, 0] = 50
     sections = stream_sections(coded, varied, 40)
     assert decode_levels(sections[fmt.Section.QUALITY_MAP], 2, 3, 40).tolist() == varied.tolist()
+
+
+@pytest.fixture
+def realism_decoder(tmp_path, monkeypatch):
+    """The sdpic model given a realism decoder (the base g_s with a perturbed realism encoder) and a default
+    realism of 0.5, as a shipped one would be."""
+    import torch
+
+    from sdpic import zoo
+    from sdpic.codec.realism import RealismDecoder
+
+    decoder = RealismDecoder.from_base(zoo.load_model("sdpic"))
+    with torch.no_grad():
+        torch.manual_seed(0)
+        decoder.realism_encoder.net[-1].weight.normal_(0, 0.5)
+    path = tmp_path / "realism.safetensors"
+    zoo.save_realism_file(decoder, path, zoo.REGISTRY["sdpic"].path)
+    monkeypatch.setitem(zoo.REGISTRY, "sdpic", replace(zoo.REGISTRY["sdpic"], realism_filename=str(path),
+                                                      default_realism=0.5))
+    monkeypatch.setattr(zoo, "_realism", {})
+    return path
+
+
+def test_realism_zero_is_the_models_own_decoder_and_the_default_realism_is_the_models(realism_decoder) -> None:
+    import torch
+
+    from sdpic.api import decode_latents
+
+    img = smooth_image(64, 96, seed=3)
+    data = sdpic.compress(img, quality=30)
+    container = fmt.unpack(data)
+    net, y_hat, q_levels = decode_latents(container)
+    with torch.inference_mode():
+        g_s = net.synthesise_pixels(y_hat, q_levels, 64, 96)
+    assert np.array_equal(np.asarray(sdpic.decompress(data, realism=0)), g_s)
+    default, half = np.asarray(sdpic.decompress(data)), np.asarray(sdpic.decompress(data, realism=0.5))
+    assert np.array_equal(default, half) and not np.array_equal(default, g_s)
+    assert not np.array_equal(np.asarray(sdpic.decompress(data, realism=1)), half)
+
+
+def test_realism_errors_are_typed(realism_decoder) -> None:
+    data = sdpic.compress(smooth_image(32, 32), quality=30)
+    for bad in (-0.5, 1.5, float("nan")):
+        with pytest.raises(sdpic.ParameterError, match="realism"):
+            sdpic.decompress(data, realism=bad)
+    mse = sdpic.compress(smooth_image(32, 32), quality=30, model="sdpic-mse")
+    with pytest.raises(sdpic.ParameterError, match="no realism decoder"):
+        sdpic.decompress(mse, realism=0.5)
+    assert sdpic.decompress(mse).size == (32, 32)  # its default: realism 0
+
+
+def test_a_realism_decoder_for_other_base_weights_is_refused(tmp_path) -> None:
+    from sdpic import zoo
+    from sdpic.codec.realism import RealismDecoder
+
+    path = tmp_path / "for-mse.safetensors"
+    zoo.save_realism_file(RealismDecoder.from_base(zoo.load_model("sdpic-mse")), path, zoo.REGISTRY["sdpic-mse"].path)
+    with pytest.raises(sdpic.ModelMismatchError, match="base weights"):
+        zoo.load_realism_file(path, zoo.REGISTRY["sdpic"].path)

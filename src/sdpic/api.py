@@ -17,11 +17,12 @@ from PIL import Image
 
 from . import format as fmt
 from .codec.model import LATENT_STRIDE, PAD_MULTIPLE, CodedLatents, SdpicModel, latent_size
+from .codec.realism import check_realism, realism_map
 from .errors import FormatError, ModelMismatchError, ParameterError
 from .image_io import ImageLike, LoadedImage, check_dimensions, load_image, load_mask, to_pil
 from .quality_map import DEFAULT_ROI_STRENGTH, build_levels, decode_levels, encode_levels, quality_to_level
 from .threads import torch_threads
-from .zoo import DEFAULT_MODEL, entry_by_id, entry_by_name, load_model, weights_hash
+from .zoo import DEFAULT_MODEL, entry_by_id, entry_by_name, load_model, load_realism_decoder, weights_hash
 
 SaliencySpec = str | ImageLike | None
 
@@ -180,13 +181,40 @@ def decode_latents(
         return net, net.decompress_latents(coded, q_levels), q_levels
 
 
-def decompress(data: bytes, threads: int | None = None) -> Image.Image:
-    """Decode .sdpic bytes to a PIL image (``RGB``, or ``L`` for greyscale sources)."""
+def decompress(data: bytes, threads: int | None = None, realism: float | None = None) -> Image.Image:
+    """Decode .sdpic bytes to a PIL image (``RGB``, or ``L`` for greyscale sources).
+
+    ``realism`` in [0, 1]: 0 decodes faithfully (the model's own g_s: the same pixels as ever), higher
+    values with the realism decoder, which synthesises texture instead of averaging it away, less so
+    where the file's quality map lifted a region (the salient subject or a region of interest); None:
+    the model's default (``sdpic.zoo.ModelEntry.default_realism``). See :mod:`sdpic.codec.realism`."""
     container = fmt.unpack(data)
+    chosen = None if realism is None else check_realism(realism)
     net, y_hat, q_levels = decode_latents(container, threads)
-    with torch_threads(threads), torch.inference_mode():
-        pixels = net.synthesise_pixels(y_hat, q_levels, container.height, container.width)
+    pixels = synthesise_pixels(container, net, y_hat, q_levels, chosen, threads)
     return to_pil(pixels, greyscale=container.colour == fmt.Colour.GREYSCALE)
+
+
+def synthesise_pixels(container: fmt.Container, net: SdpicModel, y_hat: torch.Tensor, q_levels: torch.Tensor,
+                      realism: float | None = None, threads: int | None = None,
+                      decoder: torch.nn.Module | None = None) -> np.ndarray:
+    """The decoded image (height, width, 3) uint8 of entropy-decoded latents (:func:`decode_latents`).
+
+    ``realism`` None: the model's default; 0: the model's g_s. Above 0 the realism decoder runs on the
+    realism map of the file's quality map (:func:`sdpic.codec.realism.realism_map`): the model's shipped
+    one, or ``decoder`` (a training snapshot being measured)."""
+    entry = entry_by_id(container.model_id)
+    value = entry.default_realism if realism is None else check_realism(realism)
+    if decoder is None and value > 0.0:
+        if entry.realism_path is None:
+            if realism is not None:
+                raise ParameterError(f"model {entry.name!r} has no realism decoder: decode with realism 0")
+            value = 0.0
+        else:
+            decoder = load_realism_decoder(entry.name)
+    with torch_threads(threads), torch.inference_mode():
+        plan = None if value == 0.0 else (decoder, realism_map(q_levels, container.level, value))
+        return net.synthesise_pixels(y_hat, q_levels, container.height, container.width, plan)
 
 
 def decoded_pixels(x_hat: torch.Tensor, height: int, width: int) -> np.ndarray:

@@ -37,6 +37,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     formats = "; ".join(f"{f.name} ({f.note})" for f in LOSSLESS_FORMATS.values())
     p.add_argument("--format", choices=sorted(LOSSLESS_FORMATS), default=None,
                    help=f"lossless output format: {formats}. Default: the suffix of -o if it names one, else png")
+    p.add_argument("--realism", type=float, default=None, metavar="R",
+                   help="0 (faithful: the model's own decoder) .. 1 (most realistic texture, lowered where the file "
+                        "gave a region more bits); default: the model's")
     p.set_defaults(func=run_decompress)
 
     p = subparsers.add_parser("info", help="show the header of an .sdpic file")
@@ -113,9 +116,9 @@ def compress_file(settings: CompressSettings, source: Path, output: Path) -> Fil
                      f"{source} -> {output}: {len(data)} bytes, {len(data) * 8 / n_pixels:.4f} bpp")
 
 
-def decompress_file(source: Path, output: Path, format: str = "png") -> FileStats:
+def decompress_file(source: Path, output: Path, format: str = "png", realism: float | None = None) -> FileStats:
     """Decode one .sdpic file to a lossless image (``format``, a key of LOSSLESS_FORMATS) at ``output``
-    (atomically)."""
+    (atomically), at ``realism`` (None: the model's default; see :func:`sdpic.decompress`)."""
     from .api import decompress
 
     if not source.is_file():
@@ -124,7 +127,7 @@ def decompress_file(source: Path, output: Path, format: str = "png") -> FileStat
         data = source.read_bytes()
     except OSError as exc:
         raise InputImageError(f"{source}: cannot read ({exc.strerror})") from None
-    img = decompress(data)
+    img = decompress(data, realism=realism)
     try:
         encoded = encode_lossless(img, LOSSLESS_FORMATS[format])
     except ValueError as exc:
@@ -179,8 +182,11 @@ def run_compress(args: argparse.Namespace) -> int:
 def run_decompress(args: argparse.Namespace) -> int:
     fmt = LOSSLESS_FORMATS[args.format] if args.format else (
         (args.output is not None and lossless_format_for(args.output)) or LOSSLESS_FORMATS["png"])
+    from .codec.realism import check_realism
+
+    realism = None if args.realism is None else check_realism(args.realism)
     plan = _plan(args, fmt.suffix, {SUFFIX}, partial(is_valid_image, fmt=fmt))
-    return _run(args, plan, partial(decompress_file, format=fmt.name), "decompressed")
+    return _run(args, plan, partial(decompress_file, format=fmt.name, realism=realism), "decompressed")
 
 
 def run_info(args: argparse.Namespace) -> int:

@@ -17,6 +17,13 @@ A corrupt or unsupported file raises the same typed errors as :func:`sdpic.decom
 the container is bad and from ``load`` when the model is missing. ``img.info`` holds the header
 fields (``quality``, ``model``, ``bpp`` ...).
 
+Realism (:func:`sdpic.decompress`'s ``realism``): Pillow's ``open`` takes no format options, so it is
+set on the opened image before its pixels are used, or for every image through ``options``::
+
+    with Image.open("photo.sdpic") as img:
+        img.realism = 0.0                     # faithful; None (the default): the model's default
+    sdpic.pillow.options.realism = 0.0        # the same for every image opened afterwards
+
 Save parameters (``img.save(path, **params)``): ``quality`` (0..100, default 50), ``target_bpp``,
 ``saliency`` (``"none"``, ``"auto"`` or a mask), ``roi_strength``, ``model`` and ``threads``: the
 arguments of :func:`sdpic.compress`. Pillow has no plugin entry points (it only loads its own
@@ -25,6 +32,7 @@ plugins), so the import is what registers the format; :func:`register` does the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import IO
 
 from PIL import Image, ImageFile
@@ -40,6 +48,16 @@ MIME = "image/x-sdpic"
 MAX_STREAM_BYTES = 1 << 30
 
 _SAVE_PARAMS = ("quality", "target_bpp", "saliency", "roi_strength", "model", "threads")
+
+
+@dataclass
+class OpenOptions:
+    """Defaults for images opened from now on (each image's own attribute overrides them)."""
+
+    realism: float | None = None  # None: the model's default
+
+
+options = OpenOptions()
 
 
 def _accept(prefix: bytes) -> bool:
@@ -58,6 +76,7 @@ class SdpicImageFile(ImageFile.ImageFile):
             raise FormatError(f"stream is larger than {MAX_STREAM_BYTES} bytes; not a plausible .sdpic file")
         container = fmt.unpack(data)  # typed FormatError on anything malformed
         self._stream = data
+        self.realism: float | None = options.realism
         self._size = (container.width, container.height)
         self._mode = "L" if container.colour == fmt.Colour.GREYSCALE else "RGB"
         self.info.update({
@@ -74,7 +93,7 @@ class SdpicImageFile(ImageFile.ImageFile):
         if stream is not None:
             from .api import decompress
 
-            decoded = decompress(stream)
+            decoded = decompress(stream, realism=self.realism)
             self._stream = None  # decode once; free the bytes
             self.im = decoded.im
             self._size = decoded.size
@@ -107,4 +126,4 @@ def register() -> None:
 
 register()
 
-__all__ = ["EXTENSIONS", "FORMAT", "MIME", "SdpicImageFile", "register"]
+__all__ = ["EXTENSIONS", "FORMAT", "MIME", "OpenOptions", "SdpicImageFile", "options", "register"]

@@ -99,7 +99,8 @@ def test_sdpic_roi_strength_reaches_the_encoder_the_cache_key_and_the_record() -
         pytest.skip(default.is_available().reason)
     assert len({default.key(), strong.key(), same.key()}) == 3  # the default's key is the historical one
     assert default.key().endswith("model=sdpic-mse,saliency=auto")
-    assert default.record() == same.record() == {"saliency": "auto", "roi_strength": DEFAULT_ROI_STRENGTH}
+    assert default.record() == same.record() == {"saliency": "auto", "roi_strength": DEFAULT_ROI_STRENGTH,
+                                               "realism": 0.0}
     assert strong.record()["roi_strength"] == 1.0
     rgb = smooth_image(64, 96)
     assert default.encode(rgb, 50) == same.encode(rgb, 50) != strong.encode(rgb, 50)

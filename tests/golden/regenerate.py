@@ -144,7 +144,7 @@ def run_case(model_name: str, case: Case) -> tuple[bytes, dict, bytes]:
     result = api.encode(case.image(), quality=case.quality, saliency=case.saliency(), model=model_name, threads=1)
     data = result.data
     latents = decode_latents(data)
-    decoded = np.asarray(api.decompress(data, threads=1))
+    decoded = np.asarray(api.decompress(data, threads=1, realism=0))
     png = io.BytesIO()
     Image.fromarray(decoded).save(png, format="PNG")
     entry = {"stream_sha256": sha256(data), "bytes": len(data), "latents_sha256": sha256(latents.numpy().tobytes()),

@@ -111,3 +111,21 @@ def test_a_photo_too_small_for_lpips_gets_a_note_instead_of_a_number(server_url:
     assert status == 200, result
     assert all(c["lpips_alex"] is None for c in result["codecs"].values())
     assert "LPIPS-Alex needs at least 32 px a side" in result["notes"]
+
+
+def test_the_same_file_decodes_again_at_another_realism(server_url: str, photo_png: bytes) -> None:
+    status, result = post(f"{server_url}api/analyse?quality=15&realism=0", photo_png)
+    assert status == 200, result
+    _, stream, _ = get(server_url.rstrip("/") + result["files"]["photo.sdpic"])
+    status, again = post(f"{server_url}api/realism/{result['id']}?realism=0", b"")
+    assert status == 200, again
+    assert again["codecs"]["sdpic"]["bytes"] == len(stream) and "realism 0" in again["codecs"]["sdpic"]["setting"]
+    assert again["files"]["sdpic.png"].endswith("?realism=0")
+    _, png, _ = get(server_url.rstrip("/") + again["files"]["sdpic.png"])
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(png))),
+                                  np.asarray(sdpic.decompress(stream, realism=0)))
+    for bad in ("2", "x"):
+        status, body = post(f"{server_url}api/realism/{result['id']}?realism={bad}", b"")
+        assert status == 400 and "realism" in body["error"]
+    status, body = post(f"{server_url}api/realism/nope?realism=0", b"")
+    assert status == 404

@@ -120,6 +120,8 @@ class ModelConfig:
 
 
 _T = TypeVar("_T")
+#: A realism decoder (:class:`sdpic.codec.realism.RealismDecoder`) and its realism map (1,1,h,w).
+Realism = tuple[nn.Module, torch.Tensor]
 
 #: Where ``forward_latents`` takes the likelihoods (see there).
 RateProxy = Literal["noise", "round", "continuous"]
@@ -219,13 +221,33 @@ class SdpicModel(nn.Module):
         """
         if rate_proxy not in get_args(RateProxy):
             raise ParameterError(f"unknown rate proxy {rate_proxy!r}")
+        y_hat, y_likelihoods, z_likelihoods = self._quantise(y, q, rate_proxy)
+        cast = (torch.autocast(y.device.type, dtype=torch.bfloat16) if autocast_transforms else nullcontext())
+        with cast:
+            x_hat = self.g_s(y_hat / self.latent_gain(q), q_features)
+        return {"x_hat": x_hat.float(), "y_likelihoods": y_likelihoods, "z_likelihoods": z_likelihoods}
+
+    @torch.no_grad()
+    def synthesis_inputs(self, x: torch.Tensor, q: torch.Tensor, autocast_transforms: bool = False) -> torch.Tensor:
+        """What g_s receives for a batch, ŷ / gain(q) (B,M,h,w): the training graph's rounded latents, without
+        gradients. A decoder trained on them with this model frozen decodes this model's files."""
+        cast = (torch.autocast(x.device.type, dtype=torch.bfloat16) if autocast_transforms else nullcontext())
+        q_pixels = q.repeat_interleave(LATENT_STRIDE, 2).repeat_interleave(LATENT_STRIDE, 3)
+        with cast:
+            y = self.g_a(x, q_pixels, self.quality_encoder(q))
+        y = y.float() * self.latent_gain(q)
+        return self._quantise(y, q, "round")[0] / self.latent_gain(q)
+
+    def _quantise(self, y: torch.Tensor, q: torch.Tensor,
+                  rate_proxy: RateProxy) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Gained latents -> (ŷ straight-through rounded around the context model's means, likelihoods of y,
+        likelihoods of z), with the likelihoods taken where ``rate_proxy`` says."""
 
         def relaxed(v: torch.Tensor, rounded: torch.Tensor) -> torch.Tensor:
             if rate_proxy == "noise":
                 return v + torch.empty_like(v).uniform_(-0.5, 0.5)
             return rounded if rate_proxy == "round" else v
 
-        cast = (torch.autocast(y.device.type, dtype=torch.bfloat16) if autocast_transforms else nullcontext())
         z = self.h_a(y)
         z_likelihoods = self.z_prior.likelihood(relaxed(z, ste_round(z)))
         hyper = self.h_s(ste_round(z))
@@ -240,10 +262,7 @@ class SdpicModel(nn.Module):
         scales = torch.exp(log_scales_a * mask + log_scales_n * (1 - mask)).clamp(SCALE_MIN, SCALE_MAX)
 
         y_hat = ste_round(y - means) + means
-        y_likelihoods = self.gaussian(relaxed(y, y_hat), means, scales)
-        with cast:
-            x_hat = self.g_s(y_hat / self.latent_gain(q), q_features)
-        return {"x_hat": x_hat.float(), "y_likelihoods": y_likelihoods, "z_likelihoods": z_likelihoods}
+        return y_hat, self.gaussian(relaxed(y, y_hat), means, scales), z_likelihoods
 
     # ------------------------------------------------------------------ coding graph
     def prepare_for_coding(self) -> None:
@@ -349,7 +368,7 @@ class SdpicModel(nn.Module):
         return self._synthesis[1]
 
     @torch.no_grad()
-    def synthesise(self, y_hat: torch.Tensor, q_levels: torch.Tensor) -> torch.Tensor:
+    def synthesise(self, y_hat: torch.Tensor, q_levels: torch.Tensor, realism: Realism | None = None) -> torch.Tensor:
         """g_s: dequantised latents and integer quality levels -> image in [0,1] (float32, unclamped).
 
         The same strips and arithmetic as :meth:`synthesise_pixels` (whose pixels are
@@ -360,24 +379,26 @@ class SdpicModel(nn.Module):
         def sink(top: int, bottom: int, rows: torch.Tensor) -> None:
             out[0, :, top * LATENT_STRIDE:bottom * LATENT_STRIDE].permute(1, 2, 0).copy_(pixels_hwc(rows))
 
-        self._synthesise_strips(y_hat, q_levels, sink)
+        self._synthesise_strips(y_hat, q_levels, sink, realism)
         return out
 
     @torch.no_grad()
-    def synthesise_pixels(self, y_hat: torch.Tensor, q_levels: torch.Tensor, height: int, width: int) -> np.ndarray:
+    def synthesise_pixels(self, y_hat: torch.Tensor, q_levels: torch.Tensor, height: int, width: int,
+                          realism: Realism | None = None) -> np.ndarray:
         """g_s straight to the decoded image: (height, width, 3) uint8, ``round(clamp(x, 0, 1) * 255)`` of
         :meth:`synthesise`'s output cropped to the image, written strip by strip by the workers (the
-        float image never exists as a whole)."""
+        float image never exists as a whole). ``realism``: (realism decoder, realism map (1,1,h,w)) to
+        decode with instead of this model's g_s (:mod:`sdpic.codec.realism`); None: this model's g_s."""
         pixels = np.empty((height, width, 3), dtype=np.uint8)
 
         def sink(top: int, bottom: int, rows: torch.Tensor) -> None:
             to_uint8(rows, pixels[top * LATENT_STRIDE:min(bottom * LATENT_STRIDE, height)])
 
-        self._synthesise_strips(y_hat, q_levels, sink)
+        self._synthesise_strips(y_hat, q_levels, sink, realism)
         return pixels
 
     def _synthesise_strips(self, y_hat: torch.Tensor, q_levels: torch.Tensor,
-                           sink: Callable[[int, int, torch.Tensor], None]) -> None:
+                           sink: Callable[[int, int, torch.Tensor], None], realism: Realism | None = None) -> None:
         """Run g_s on horizontal strips of latent rows (:func:`synthesis_strips`, which depend only on the
         latent size), each on one intra-op thread, the strips spread over ``torch.get_num_threads()``
         worker threads; ``sink(top, bottom, output)`` receives each strip's last-layer output.
@@ -388,11 +409,17 @@ class SdpicModel(nn.Module):
         usable, and peak memory is bounded by the strip size rather than the image size. Each strip reads
         SYNTHESIS_HALO latent rows beyond its own, more than g_s's receptive field; the arithmetic is
         :class:`StripSynthesis` (channels-last, halo trimmed per level)."""
-        synthesis = self._require_synthesis()
         q = q_levels.float() / QUALITY_LEVELS
         y = y_hat.float() / self._gain_from_levels(q_levels)
-        with torch_threads(1):  # its 3x3 conv's sums would depend on the thread count too
-            q_features = self.quality_encoder(q)
+        if realism is None:
+            synthesis = self._require_synthesis()
+            with torch_threads(1):  # its 3x3 conv's sums would depend on the thread count too
+                q_features = self.quality_encoder(q)
+        else:
+            decoder, r = realism
+            synthesis = decoder.prepared_synthesis()
+            with torch_threads(1):
+                q_features = decoder.conditioning(q, r)
         height = y.shape[2]
 
         def run(strip: tuple[int, int]) -> None:

@@ -33,8 +33,13 @@ class Request:
     quality: float | None = 50.0
     target_bytes: int | None = None  # instead of quality: the largest file that fits
     use_saliency: bool = True  # move bits toward salient regions (--saliency auto)
+    realism: float | None = None  # decode at this realism (None: the model's default)
 
     def check(self) -> None:
+        if self.realism is not None:
+            from ..codec.realism import check_realism
+
+            check_realism(self.realism)
         if (self.quality is None) == (self.target_bytes is None):
             raise ParameterError("give either a quality or a target size")
         if self.quality is not None and not 0 <= self.quality <= 100:
@@ -148,7 +153,9 @@ def analyse(data: bytes, request: Request, limits: Limits = Limits()) -> Analysi
         stream = api.compress(source, quality=request.quality, saliency=saliency)
         setting = f"quality {request.quality:g}"
     setting += ", saliency on" if saliency is not None else ", saliency off"
-    analysis.decoded_image = api.decompress(stream)
+    analysis.decoded_image = api.decompress(stream, realism=request.realism)
+    if request.realism is not None:
+        setting += f", realism {request.realism:g}"
     decoded = np.asarray(analysis.decoded_image.convert("RGB"))
     analysis.results["sdpic"] = CodecResult("sdpic", stream, decoded, setting)
     sdpic_bpp = len(stream) * 8 / analysis.pixels
@@ -168,6 +175,30 @@ def analyse(data: bytes, request: Request, limits: Limits = Limits()) -> Analysi
         analysis.notes.append(f"LPIPS-Alex needs at least {MIN_SIDE} px a side")
     analysis.seconds = time.perf_counter() - start
     return analysis
+
+
+def realism_choice() -> dict:
+    """What the page's realism slider offers: whether the default model has a realism decoder, and its
+    default realism (:func:`sdpic.decompress`)."""
+    from ..zoo import DEFAULT_MODEL, entry_by_name
+
+    entry = entry_by_name(DEFAULT_MODEL)
+    return {"available": entry.realism_path is not None,
+            "default": entry.default_realism if entry.realism_path is not None else 0.0}
+
+
+def redecode(analysis: Analysis, realism: float) -> None:
+    """Decode the sdpic file of ``analysis`` again at ``realism`` (the same file: only the decoder's
+    trade-off between fidelity and realistic texture changes) and re-measure it."""
+    from .. import api
+    from ..codec.realism import check_realism
+
+    value = check_realism(realism)
+    result = analysis.results["sdpic"]
+    analysis.decoded_image = api.decompress(result.data, realism=value)
+    result.decoded = np.asarray(analysis.decoded_image.convert("RGB"))
+    result.setting = result.setting.split(", realism")[0] + f", realism {value:g}"
+    _quality_metrics(result, analysis.rgb)
 
 
 def saliency_overlay(saliency: np.ndarray) -> Image.Image:

@@ -4,7 +4,8 @@ Routes::
 
     GET  /                          the page (static/index.html, app.js, style.css)
     GET  /api/info                  limits and model, for the page
-    POST /api/analyse?quality=Q[&saliency=1]  or  ?target_bytes=N   body: the photo file, raw
+    POST /api/analyse?quality=Q[&saliency=1][&realism=R]  or  ?target_bytes=N   body: the photo file, raw
+    POST /api/realism/{id}?realism=R   decode the same sdpic file again at realism R (0..1)
     GET  /api/result/{id}/{file}    original.png, sdpic.png, avif.png, jpeg.png, saliency.png,
                                     photo.sdpic (download), decoded.png (download)
 
@@ -29,7 +30,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import ImageTooLargeError, ParameterError, SdpicError
-from .analysis import Analysis, Limits, Request, analyse, png_bytes, saliency_overlay
+from .analysis import Analysis, Limits, Request, analyse, png_bytes, realism_choice, redecode, saliency_overlay
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: Results kept for the page's images and downloads (each holds a few decoded copies of one photo).
@@ -54,6 +55,18 @@ class ResultStore:
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return key
+
+    def get(self, key: str) -> Analysis | None:
+        with self._lock:
+            item = self._items.get(key)
+        return None if item is None else item[0]
+
+    def forget_files(self, key: str, names: tuple[str, ...]) -> None:
+        """Drop encoded files that changed (a new decode of the sdpic file)."""
+        with self._lock:
+            item = self._items.get(key)
+            for name in names if item is not None else ():
+                item[1].pop(name, None)
 
     def file(self, key: str, name: str) -> tuple[bytes, str] | None:
         with self._lock:
@@ -85,6 +98,17 @@ def _make_file(analysis: Analysis, name: str) -> bytes | None:
     return None
 
 
+def _body(key: str, analysis: Analysis, version: str = "") -> dict:
+    """An analysis as the page reads it; ``version`` is appended to the sdpic images' addresses so the
+    browser fetches a new decode instead of its cached one."""
+    body = analysis.summary()
+    body["id"] = key
+    names = ["original.png", "saliency.png", "photo.sdpic", "decoded.png", *(f"{c}.png" for c in analysis.results)]
+    body["files"] = {name: f"/api/result/{key}/{name}" + (version if name in ("sdpic.png", "decoded.png") else "")
+                     for name in names}
+    return body
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -105,7 +129,8 @@ def _parse_request(params) -> Request:
         quality = None
     elif quality is None:
         quality = 50.0
-    return Request(quality=quality, target_bytes=target, use_saliency=params.get("saliency", "1") not in ("0", "false"))
+    return Request(quality=quality, target_bytes=target, use_saliency=params.get("saliency", "1") not in ("0", "false"),
+                   realism=number("realism", float))
 
 
 def create_app(limits: Limits = Limits(), threads: int | None = None) -> Starlette:
@@ -120,7 +145,7 @@ def create_app(limits: Limits = Limits(), threads: int | None = None) -> Starlet
         from ..zoo import DEFAULT_MODEL
 
         return JSONResponse({"model": DEFAULT_MODEL, "max_upload_bytes": limits.max_upload_bytes,
-                             "max_pixels": limits.max_pixels})
+                             "max_pixels": limits.max_pixels, "realism": realism_choice()})
 
     async def read_body(request: HttpRequest) -> bytes:
         too_big = ImageTooLargeError(f"the file is larger than {limits.max_upload_bytes / 1e6:g} MB, the viewer's "
@@ -162,13 +187,28 @@ def create_app(limits: Limits = Limits(), threads: int | None = None) -> Starlet
         except Exception:  # a bug: say so plainly, keep the details in the server log
             _log.exception("analysis failed")
             return _error(500, "internal error while processing this photo (see the server log)")
-        key = store.add(analysis)
-        body = analysis.summary()
-        body["id"] = key
-        body["files"] = {name: f"/api/result/{key}/{name}" for name in
-                         ["original.png", "saliency.png", "photo.sdpic", "decoded.png",
-                          *(f"{codec}.png" for codec in analysis.results)]}
-        return JSONResponse(body)
+        return JSONResponse(_body(store.add(analysis), analysis))
+
+    def run_redecode(analysis: Analysis, realism: float) -> None:
+        with busy:
+            redecode(analysis, realism)
+
+    async def realism_route(request: HttpRequest) -> Response:
+        key = request.path_params["key"]
+        analysis = store.get(key)
+        if analysis is None:
+            return _error(404, "no such result (results are kept for the last few photos only)")
+        try:
+            raw = request.query_params.get("realism", "")
+            try:
+                realism = float(raw)
+            except ValueError:
+                raise ParameterError(f"realism must be a number in [0, 1], got {raw!r}") from None
+            await run_in_threadpool(run_redecode, analysis, realism)
+        except SdpicError as exc:
+            return _error(400, str(exc))
+        store.forget_files(key, ("sdpic.png", "decoded.png"))
+        return JSONResponse(_body(key, analysis, version=f"?realism={realism:g}"))
 
     async def result_file(request: HttpRequest) -> Response:
         key, name = request.path_params["key"], request.path_params["name"]
@@ -185,6 +225,7 @@ def create_app(limits: Limits = Limits(), threads: int | None = None) -> Starlet
         Route("/", index),
         Route("/api/info", info),
         Route("/api/analyse", analyse_route, methods=["POST"]),
+        Route("/api/realism/{key}", realism_route, methods=["POST"]),
         Route("/api/result/{key}/{name}", result_file),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

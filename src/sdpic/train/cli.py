@@ -25,8 +25,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this long")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--crop", type=int, default=256, help="crop size, a multiple of 64")
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--warmup-steps", type=int, default=500)
+    p.add_argument("--lr", type=float, default=None, help="default 3e-4; 5e-5 with --objective realism")
+    p.add_argument("--warmup-steps", type=int, default=None, help="default 500; 100 with --objective realism")
     p.add_argument("--lr-decay-start", type=int, default=60_000)
     p.add_argument("--no-bf16", action="store_true", help="train the transforms in fp32")
     p.add_argument("--threads", type=int, default=None)
@@ -35,7 +35,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--snapshot-every", type=int, default=2000)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--objective", default="mse",
-                   help="training loss (sdpic.train.losses): mse, or perceptual (saliency-weighted metric + MS-SSIM)")
+                   help="training loss (sdpic.train.losses): mse, perceptual (saliency-weighted metric + MS-SSIM), "
+                        "or realism (the realism decoder, see below)")
     for name, symbol in (("mse", "α"), ("perceptual", "β"), ("ms-ssim", "γ"), ("saliency", "k")):
         p.add_argument(f"--{name}-weight", type=float, default=None,
                        help=f"override the objective's {symbol} (sdpic.train.losses)")
@@ -47,6 +48,21 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lambda-range", type=float, nargs=2, default=None, metavar=("MIN", "MAX"),
                    help="rate-distortion λ of the loss at quality levels 0 and 64 (MSE on [0,1] x 255^2); "
                         "default: the checkpoint's, else the --init-from weights', else 0.0002 0.08")
+    g = p.add_argument_group(
+        "realism decoder (--objective realism)",
+        "train a second g_s for the base model's files adversarially, everything else frozen "
+        "(sdpic.train.realism); --init-from then names a realism state file to continue from")
+    g.add_argument("--base", type=Path, default=None,
+                   help="the base model's weights (default: the zoo's sdpic)")
+    g.add_argument("--adversarial-weight", type=float, default=None, help="weight of the adversarial term")
+    g.add_argument("--disc-lr", type=float, default=None, help="the discriminator's learning rate")
+    g.add_argument("--disc-warmup-steps", type=int, default=None, help="discriminator-only steps first")
+    g.add_argument("--adversarial-ramp-steps", type=int, default=None,
+                   help="steps over which the adversarial weight ramps up after the warm-up")
+    g.add_argument("--discriminator", choices=("features", "pixels"), default=None,
+                   help="heads on the frozen AlexNet taps (default) or a HiFiC-style pixel discriminator")
+    g.add_argument("--save-state", type=Path, default=None,
+                   help="write a state file (decoder, average, discriminator; fp32) when stopping")
     p.add_argument("--loader-workers", type=int, default=0,
                    help="processes cutting training crops (0: in the training process; a few on a GPU)")
     p.set_defaults(func=run)
@@ -72,10 +88,13 @@ def run(args: argparse.Namespace) -> int:
     from .losses import TERM_WEIGHTS
 
     _stop_on_signals()
+    if args.objective == "realism":
+        return _run_realism(args)
     cfg = TrainConfig(
         run_dir=args.run_dir, folders=list(args.data or []), steps=args.steps, max_minutes=args.max_minutes,
-        batch_size=args.batch_size, crop=args.crop, lr=args.lr, warmup_steps=args.warmup_steps,
-        lr_decay_start=args.lr_decay_start, bf16=not args.no_bf16, threads=args.threads,
+        batch_size=args.batch_size, crop=args.crop, lr=3e-4 if args.lr is None else args.lr,
+        warmup_steps=500 if args.warmup_steps is None else args.warmup_steps, lr_decay_start=args.lr_decay_start,
+        bf16=not args.no_bf16, threads=args.threads,
         init_from=args.init_from, export=args.export, snapshot_every=args.snapshot_every, seed=args.seed,
         objective=args.objective, ema_decay=args.ema_decay,
         lambda_range=tuple(args.lambda_range) if args.lambda_range else None,
@@ -86,6 +105,26 @@ def run(args: argparse.Namespace) -> int:
     path = train(cfg)
     if is_main_process():
         print(f"checkpoint: {path}")
+    return 0
+
+
+def _run_realism(args: argparse.Namespace) -> int:
+    from ..zoo import entry_by_name
+    from .realism import RealismConfig, train_realism
+
+    overrides = {k: v for k in ("adversarial_weight", "disc_lr", "disc_warmup_steps", "adversarial_ramp_steps",
+                                "discriminator", "mse_weight", "perceptual_weight", "ms_ssim_weight",
+                                "saliency_weight") if (v := getattr(args, k)) is not None}
+    cfg = RealismConfig(
+        run_dir=args.run_dir, base=args.base or entry_by_name("sdpic").path, init_from=args.init_from,
+        folders=list(args.data or []), steps=args.steps, max_minutes=args.max_minutes,
+        batch_size=args.batch_size, crop=args.crop, lr=5e-5 if args.lr is None else args.lr,
+        warmup_steps=100 if args.warmup_steps is None else args.warmup_steps, ema_decay=args.ema_decay,
+        bf16=not args.no_bf16, threads=args.threads,
+        snapshot_every=args.snapshot_every, seed=args.seed, export=args.export, save_state=args.save_state,
+        **overrides,
+    )
+    print(f"checkpoint: {train_realism(cfg)}")
     return 0
 
 

@@ -31,10 +31,21 @@ class ModelEntry:
     #: model's loss weights salient regions, so it codes with ``auto``; the MSE model serves PSNR users,
     #: and moving bits toward salient regions lowers whole-image PSNR at equal size.
     saliency: str = "none"
+    #: The realism decoder for this model's files (:mod:`sdpic.codec.realism`), if it has one, and the
+    #: realism ``sdpic.decompress`` uses when none is asked for (the one the held-out metrics pick).
+    realism_filename: str | None = None
+    default_realism: float = 0.0
 
     @property
     def path(self) -> Path:
         return ZOO_DIR / self.filename
+
+    @property
+    def realism_path(self) -> Path | None:
+        """The realism decoder's weights, where this installation has them."""
+        if self.realism_filename is None or not (ZOO_DIR / self.realism_filename).exists():
+            return None
+        return ZOO_DIR / self.realism_filename
 
 
 #: Ids are never reused: a stream names its model by id.
@@ -43,12 +54,12 @@ REGISTRY: dict[str, ModelEntry] = {
                             "variable-rate hyperprior + checkerboard context, trained for MSE", saliency="none"),
     "sdpic": ModelEntry("sdpic", 2, "sdpic.safetensors",
                         "the same codec trained on the saliency-weighted perceptual loss (MODEL_CARD_sdpic.md)",
-                        saliency="auto"),
+                        saliency="auto", realism_filename="sdpic-realism.safetensors", default_realism=0.0),
 }
 #: Never assigned to a registered model: the id of streams coded with weights outside the zoo
 #: (training snapshots measured by benchmarks/learning_curve.py). No installation decodes them.
 UNREGISTERED_MODEL_ID = 0
-DEFAULT_MODEL = "sdpic"  # the perceptual model (issue 5); sdpic-mse for PSNR
+DEFAULT_MODEL = "sdpic"  # the perceptual model; sdpic-mse for PSNR
 
 _lock = threading.Lock()
 
@@ -118,7 +129,58 @@ def load_model_file(path: str | Path, prepare: bool = True) -> torch.nn.Module:
     return model
 
 
+def save_realism_file(decoder: torch.nn.Module, path: str | Path, base_path: str | Path,
+                      metadata: dict | None = None) -> None:
+    """Write a realism decoder's weights (fp32) for the base weights at ``base_path`` (their hash goes into
+    the file), atomically; ``metadata`` (steps, the recipe) is stored beside."""
+    from safetensors.torch import save
+
+    from ..outputs import atomic_write_bytes
+
+    state = {k: v.detach().float().contiguous().cpu() for k, v in decoder.state_dict().items()}
+    meta = {"kind": "sdpic-realism-decoder", "base_hash": weights_hash(Path(base_path).resolve()).hex(),
+            "config": json.dumps({"latent_channels": decoder.g_s.ups[0].conv.in_channels,
+                                  "cond_channels": decoder.quality_encoder.net[0].out_channels})}
+    meta.update({k: str(v) for k, v in (metadata or {}).items()})
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, save(state, metadata=meta))
+
+
+def load_realism_file(path: str | Path, base_path: str | Path) -> torch.nn.Module:
+    """A realism decoder from a file written by ``sdpic.train.realism``, checked to be for ``base_path``'s
+    weights (the file records their hash): a decoder for other latents would decode garbage."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from ..codec.realism import RealismDecoder
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata() or {}
+    if meta.get("kind") != "sdpic-realism-decoder":
+        raise ModelMismatchError(f"{path} is not a realism decoder's weights file")
+    expected = weights_hash(Path(base_path).resolve()).hex()
+    if meta.get("base_hash") != expected:
+        raise ModelMismatchError(f"{path} was trained for base weights {meta.get('base_hash')}, not {expected}")
+    config = json.loads(meta.get("config", "{}"))
+    decoder = RealismDecoder(**config)
+    decoder.load_state_dict(load_file(str(path)))
+    return decoder.eval()
+
+
 _models: dict[str, torch.nn.Module] = {}
+_realism: dict[str, torch.nn.Module] = {}
+
+
+def load_realism_decoder(name: str = DEFAULT_MODEL) -> torch.nn.Module:
+    """The named model's shipped realism decoder (built once per process); :class:`UnknownModelError` when
+    the model has none in this installation."""
+    entry = entry_by_name(name)
+    if entry.realism_path is None:
+        raise UnknownModelError(f"model {name!r} has no realism decoder in this installation")
+    with _lock:
+        if name not in _realism:
+            _realism[name] = load_realism_file(entry.realism_path, entry.path)
+        return _realism[name]
 
 
 def load_model(name: str = DEFAULT_MODEL) -> torch.nn.Module:

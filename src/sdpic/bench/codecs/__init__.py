@@ -50,11 +50,26 @@ BASELINES: dict[str, type[Codec]] = {
 }
 
 
+#: Suffix of the bench codec that decodes a model's files at realism 0 when its default realism is not 0.
+REALISM_ZERO_SUFFIX = "-r0"
+
+
 def _sdpic_codecs(threads: int, options: SdpicOptions) -> list[Codec]:
+    """One codec per shipped model, decoding as users get it (the model's default realism), and for a model
+    whose default realism is not 0 a second one (``<name>-r0``) decoding the same files faithfully."""
+    from sdpic import zoo
+
     models, reason = list_model_names()
     if not models:
         return [UnavailableCodec(BASE_NAME, reason)]
-    return [SdpicCodec(model=m, options=options, threads=threads) for m in models]
+    codecs: list[Codec] = []
+    for m in models:
+        codecs.append(SdpicCodec(model=m, options=options, threads=threads))
+        entry = zoo.REGISTRY.get(m)
+        if entry is not None and entry.realism_path is not None and entry.default_realism > 0.0:
+            codecs.append(SdpicCodec(model=m, name=codec_name_for_model(m) + REALISM_ZERO_SUFFIX, options=options,
+                                     threads=threads, realism=0.0))
+    return codecs
 
 
 def available_names() -> list[str]:

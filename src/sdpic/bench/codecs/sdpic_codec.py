@@ -93,17 +93,37 @@ class SdpicCodec(Codec):
 
     def __init__(
         self, model: str | None = None, name: str | None = None, options: SdpicOptions = SdpicOptions(),
-        threads: int = 2,
+        threads: int = 2, realism: float | None = None,
     ) -> None:
         super().__init__(threads)
         self.model = model
         self.name = name or (codec_name_for_model(model) if model else BASE_NAME)
         self.options = options
-        self.config = options.config(model)
+        self.realism = realism  # decoded at this realism (None: the model's default, what users get)
+        self.config = options.config(model) + self._realism_config()
         self._unavailable: str | None = None
 
+    def effective_realism(self) -> float:
+        from sdpic import zoo
+
+        if self.realism is not None:
+            return self.realism
+        entry = zoo.REGISTRY.get(self.model or zoo.DEFAULT_MODEL)
+        return entry.default_realism if entry is not None and entry.realism_path is not None else 0.0
+
+    def _realism_config(self) -> str:
+        """Part of the cache key: the realism and its decoder's weights (none at realism 0, so files decoded
+        by the model's own g_s keep their historical key)."""
+        from sdpic import zoo
+
+        realism = self.effective_realism()
+        if realism == 0.0:
+            return ""
+        entry = zoo.entry_by_name(self.model or zoo.DEFAULT_MODEL)
+        return f",realism={realism:g},realism_weights={zoo.weights_hash(entry.realism_path).hex()}"
+
     def record(self) -> dict[str, Any]:
-        return self.options.record(self.model)
+        return {**self.options.record(self.model), "realism": self.effective_realism()}
 
     def is_available(self) -> Availability:
         reason = _import_error_reason()
@@ -151,7 +171,7 @@ class SdpicCodec(Codec):
     def decode(self, data: bytes) -> np.ndarray:
         import sdpic
 
-        img = sdpic.decompress(bytes(data), threads=self.threads)
+        img = sdpic.decompress(bytes(data), threads=self.threads, realism=self.realism)
         return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
 
 

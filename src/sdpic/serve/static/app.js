@@ -58,6 +58,7 @@ async function analyse() {
     params.set("quality", $("quality").value);
   }
   params.set("saliency", $("useSaliency").checked ? "1" : "0");
+  if (!$("realismControl").hidden) params.set("realism", $("realism").value);
   document.body.dataset.state = "busy";
   $("run").disabled = true;
   setStatus("Compressing with sdpic, then AVIF and JPEG at the same file size…", true);
@@ -263,10 +264,40 @@ function setupControls() {
   });
 }
 
+// ---- realism: decode the same sdpic file again -----------------------------------------------------
+
+async function redecode() {
+  if (!state.result) return;
+  const realism = $("realism").value;
+  setStatus(`Decoding at realism ${realism}…`, true);
+  try {
+    const response = await fetch(`/api/realism/${state.result.id}?realism=${realism}`, { method: "POST" });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error || `server error ${response.status}`);
+    state.result = body;
+    await Promise.all([showSide("A"), showSide("B")]);
+    fillMetrics(body);
+    $("dlPng").href = body.files["decoded.png"];
+    setStatus(`Decoded at realism ${realism}.`);
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+function setupRealism(choice) {
+  if (!choice || !choice.available) return;
+  $("realismControl").hidden = false;
+  $("realism").value = String(choice.default);
+  $("realismValue").textContent = String(choice.default);
+  $("realism").addEventListener("input", () => { $("realismValue").textContent = $("realism").value; });
+  $("realism").addEventListener("change", redecode);
+}
+
 async function loadLimits() {
   try {
     const info = await (await fetch("/api/info")).json();
     state.limits = info;
+    setupRealism(info.realism);
     $("limits").textContent = `Up to ${formatBytes(info.max_upload_bytes)} and ${(info.max_pixels / 1e6).toFixed(1)} MP; ` +
       `model ${info.model}.`;
   } catch {
