@@ -179,7 +179,7 @@ def test_multi_frame_files_use_the_first_frame(tmp_path) -> None:
 def test_unconvertible_mode_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from sdpic import image_io
 
-    def fail(img):  # what Pillow raises for a mode it has no converter for
+    def fail(img, meta):  # what Pillow raises for a mode it has no converter for
         raise ValueError(f"conversion from {img.mode} to RGB not supported")
 
     monkeypatch.setattr(image_io, "_convert", fail)
