@@ -13,8 +13,9 @@ for consumers that need what is displayed (saliency, metrics, the bench). Conver
   ``RGBa`` / ``La`` (un-premultiplied), a palette's or a colour key's ``transparency``) is kept and decoded
   to ``RGBA`` / ``LA``. An alpha plane that is 255 everywhere is not kept (decoded ``RGB`` / ``L``).
 * 16-bit and float images are scaled to 8 bits (rounded); CMYK, YCbCr, HSV and palette images are converted
-  to RGB (a CMYK image with a CMYK ICC profile through that profile, with littleCMS, to sRGB; the profile
-  is then not kept), CIELAB to sRGB with littleCMS; ``RGBX``'s padding byte is not a channel.
+  to RGB with Pillow, CIELAB to sRGB with littleCMS (a Lab profile is then not kept: it no longer describes
+  the pixels); ``RGBX``'s padding byte is not a channel. A profile for other data than the coded pixels
+  (a CMYK profile on a CMYK image, converted to RGB) is refused by the encoder, which names ``--strip-icc``.
 
 Decisions for awkward inputs, each tested in tests/test_image_io.py:
 
@@ -31,7 +32,6 @@ Decisions for awkward inputs, each tested in tests/test_image_io.py:
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 from dataclasses import dataclass, field
@@ -131,15 +131,16 @@ def _read_pil(path: str | os.PathLike) -> LoadedImage:
 def _from_pil(img: Image.Image) -> LoadedImage:
     """Metadata (read before turning), EXIF orientation applied, pixels converted."""
     check_dimensions(*img.size)
+    meta = meta_mod.read(img)
     try:
-        meta = meta_mod.read(img)
         turned = img.getexif().get(0x0112, 1) in range(2, 9)  # Pillow's reading, which exif_transpose follows
-        img = ImageOps.exif_transpose(img)
-    except InputImageError:
-        raise
-    except _PILLOW_ERRORS as exc:
-        raise InputImageError(f"cannot read the image's metadata ({exc})") from None
+    except _PILLOW_ERRORS:  # EXIF Pillow cannot parse has no orientation to apply (the encoder checks its bytes)
+        turned = False
     if turned:
+        try:
+            img = ImageOps.exif_transpose(img)
+        except _PILLOW_ERRORS as exc:
+            raise InputImageError(f"cannot apply the EXIF orientation ({exc})") from None
         meta = meta_mod.with_orientation_1(meta)
     try:
         return _convert(img, meta)
@@ -154,15 +155,12 @@ def _convert(img: Image.Image, meta: Metadata) -> LoadedImage:
     if mode not in DECODED_MODE:
         raise InputImageError(f"image mode {mode!r} is not supported (sdpic reads {', '.join(DECODED_MODE)})")
     space = meta_mod.icc_colour_space(meta.icc_profile) if meta.icc_profile else None
-    if mode == "CMYK" and space == "CMYK":  # the pixels become sRGB through their profile; it is not kept
-        cmyk = ImageCms.ImageCmsProfile(io.BytesIO(meta.icc_profile))
-        rgb = ImageCms.profileToProfile(img, cmyk, ImageCms.createProfile("sRGB"), outputMode="RGB")
-        return LoadedImage(np.ascontiguousarray(np.asarray(rgb)), False, None, Metadata(None, meta.exif, meta.xmp))
-    if mode == "LAB":
+    if mode == "LAB":  # the pixels become sRGB; a Lab profile (Pillow attaches one) describes them no more
         lab_to_srgb = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"),
                                               "LAB", "RGB")
         colour = np.asarray(ImageCms.applyTransform(img, lab_to_srgb))
-        return LoadedImage(np.ascontiguousarray(colour), False, None, meta)
+        kept = Metadata(None, meta.exif, meta.xmp) if space == "Lab" else meta
+        return LoadedImage(np.ascontiguousarray(colour), False, None, kept)
     greyscale = (mode in _GREY_MODES or (mode in ("P", "PA") and _palette_is_grey(img))) and space != "RGB"
     alpha = None
     if mode in _INT_MODES:
