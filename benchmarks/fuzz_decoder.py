@@ -387,7 +387,9 @@ def mutator(data, max_size, seed):
     rnd = random.Random(seed)
     if rnd.random() < 0.5:  # structure-aware: mutate one section's payload, keep framing and CRC valid
         try:
-            return fz.replace_section(data, rnd, lambda payload: atheris.Mutate(payload, max_size // 2), tags)
+            out = fz.replace_section(data, rnd, lambda payload: atheris.Mutate(payload, max_size // 2), tags)
+            if len(out) <= max_size:  # libFuzzer refuses longer inputs
+                return out
         except (ValueError, IndexError, struct.error):
             pass
     out = atheris.Mutate(data, max_size)

@@ -61,16 +61,16 @@ def _load(image: ImageLike) -> LoadedImage:
     return load_image(image)
 
 
-def _saliency_map(spec: SaliencySpec, rgb: np.ndarray) -> np.ndarray | None:
-    """None / "none" -> no map; "auto" -> the learned saliency model; else a mask image (path, PIL, array)."""
-    h, w = rgb.shape[:2]
+def _saliency_map(spec: SaliencySpec, loaded: LoadedImage) -> np.ndarray | None:
+    """None / "none" -> no map; "auto" -> the learned saliency model on what is shown (the colour composited
+    over white); else a mask image (path, PIL, array)."""
     if spec is None or (isinstance(spec, str) and spec == "none"):
         return None
     if isinstance(spec, str) and spec == "auto":
         from .saliency import predict
 
-        return np.clip(np.asarray(predict(rgb, method="learned"), dtype=np.float32), 0.0, 1.0)
-    return load_mask(spec, w, h)
+        return np.clip(np.asarray(predict(loaded.rgb, method="learned"), dtype=np.float32), 0.0, 1.0)
+    return load_mask(spec, loaded.width, loaded.height)
 
 
 def _pad_map(sal: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -109,8 +109,7 @@ def _prepare(image: ImageLike, saliency: SaliencySpec, strip_metadata: bool, str
     if loaded.alpha is not None:
         sections[fmt.Section.ALPHA] = alpha_plane.encode_plane(loaded.alpha)
         rgb = alpha_plane.fill_transparent(rgb, loaded.alpha)
-    # saliency looks at what is shown (composited over white), not at the fill
-    return _Prepared(rgb, loaded.greyscale, _saliency_map(saliency, loaded.rgb), sections)
+    return _Prepared(rgb, loaded.greyscale, _saliency_map(saliency, loaded), sections)
 
 
 def encode(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = None,
