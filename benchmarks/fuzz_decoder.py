@@ -298,13 +298,16 @@ class Oracle:
         return outcome
 
 
-    def confirm_slow(self, cases: list[tuple[str, bytes]], repeats: int = 5) -> dict:
+    def confirm_slow(self, cases: list[tuple[str, bytes]], repeats: int = 5, save_dir: Path | None = None) -> dict:
         """Re-time cases that were over budget during the run, now that nothing else of ours runs: best of
-        ``repeats``. What stays over 2x is a real slow input; the rest was the shared machine."""
+        ``repeats``. What stays over 2x is a real slow input (saved whole under ``save_dir``); the rest was the
+        shared machine."""
         confirmed = []
         for name, data in cases:
             best = min(self._timed(data)[1] for _ in range(repeats))
             if best > 2.0 * self.normal_seconds(data) + self.slack_s:
+                if save_dir is not None:
+                    (save_dir / f"slow-{len(confirmed)}.sdpic").write_bytes(data)
                 confirmed.append({"name": name, "ratio": round(best / self.normal_seconds(data), 2),
                                   "hex": data.hex()[:2000]})
         return {"rechecked": len(cases), "still_over_2x": len(confirmed), "cases": confirmed[:20]}
@@ -481,7 +484,7 @@ def main() -> int:
         report["atheris"] = atheris_phase(seeds, remaining, args.crash_dir.resolve(), tags)
         slow += report["atheris"].pop("slow_cases")
         print(f"atheris: {json.dumps(report['atheris'])}", flush=True)
-    report["over_budget_rechecked"] = oracle.confirm_slow(slow)
+    report["over_budget_rechecked"] = oracle.confirm_slow(slow, save_dir=args.crash_dir)
     print(f"over-budget cases re-timed: {json.dumps(report['over_budget_rechecked'])[:400]}", flush=True)
     report["total_seconds"] = round(time.time() - t_start, 1)
     report["total_cases"] = report["structured"]["cases"] + report.get("atheris", {}).get("cases", 0)

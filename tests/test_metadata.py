@@ -121,3 +121,17 @@ def test_save_params_refuse_a_format_that_holds_no_metadata() -> None:
     assert metadata.save_params(Metadata(), "PPM") == {}
     with pytest.raises(ValueError, match="PPM cannot hold an ICC profile, EXIF"):
         metadata.save_params(Metadata(display_p3(), b"II*\x00\x08\x00\x00\x00", None), "PPM")
+
+
+def test_icc_description_reads_v2_and_v4_tags_and_never_fails() -> None:
+    import struct
+
+    assert metadata.icc_description(display_p3()) == "Display P3"  # v4 mluc
+    text = b"Old RGB\0"
+    tag = b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text
+    header = bytearray(128)
+    header[36:40] = b"acsp"
+    v2 = bytes(header) + struct.pack(">I4sII", 1, b"desc", 144, len(tag)) + tag
+    assert metadata.icc_description(v2) == "Old RGB"
+    for broken in (b"", b"x" * 200, v2[:150], v2[:128] + struct.pack(">I", 2**31) + v2[132:]):
+        assert metadata.icc_description(broken) is None

@@ -28,7 +28,6 @@ leaving every other byte as it was, so a viewer does not rotate the already rota
 
 from __future__ import annotations
 
-import io
 import re
 import struct
 from dataclasses import dataclass, replace
@@ -275,10 +274,31 @@ def from_pil_info(info: dict) -> Metadata:
 
 
 def icc_description(data: bytes) -> str | None:
-    """The profile's description tag (littleCMS through Pillow's ImageCms), or None if it cannot be read."""
-    from PIL import ImageCms
+    """The profile's description tag (``desc``: ICC v2 ``desc`` or v4 ``mluc`` text, first record), or None.
 
+    Read from the tag table directly, in time linear in the profile: littleCMS (Pillow's ImageCms) took
+    over 300 ms to open some fuzzed 580-byte profiles, and ``sdpic info`` reads untrusted files."""
     try:
-        return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(data))).strip() or None
-    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
+        (count,) = struct.unpack_from(">I", data, 128)
+        if count > (len(data) - 132) // 12:
+            return None
+        for k in range(count):
+            signature, offset, size = struct.unpack_from(">4sII", data, 132 + 12 * k)
+            if signature != b"desc" or offset + size > len(data):
+                continue
+            tag = data[offset: offset + size]
+            if tag[:4] == b"desc":  # textDescriptionType: u32 length, ASCII with a NUL
+                (n,) = struct.unpack_from(">I", tag, 8)
+                text = tag[12: 12 + n].split(b"\0", 1)[0].decode("latin-1")
+            elif tag[:4] == b"mluc":  # multiLocalizedUnicodeType: records of (language, country, length, offset)
+                (records,) = struct.unpack_from(">I", tag, 8)
+                if records < 1:
+                    return None
+                n, start = struct.unpack_from(">II", tag, 20)
+                text = tag[start: start + n].decode("utf-16-be", errors="replace")
+            else:
+                return None
+            return text.strip("\0 ").strip() or None
+    except struct.error:
         return None
+    return None
