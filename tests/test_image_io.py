@@ -262,13 +262,6 @@ def test_palette_transparency_is_kept(tmp_path) -> None:
     assert loaded.colour[1, 1].tolist() == [0, 255, 0]
 
 
-def test_two_channel_arrays_are_grey_and_alpha() -> None:
-    arr = np.dstack([np.full((2, 3), 90, np.uint8), np.array([[0, 128, 255], [255, 255, 255]], np.uint8)])
-    loaded = load_image(arr)
-    assert loaded.greyscale and loaded.alpha.tolist() == [[0, 128, 255], [255, 255, 255]]
-    assert loaded.colour[0, 0].tolist() == [90, 90, 90]
-
-
 def test_metadata_is_read_and_orientation_rewritten(tmp_path) -> None:
     from sdpic.metadata import EXIF_PREFIX, orientation
     from tests.metadata_helpers import display_p3, exif_bytes, xmp_bytes

@@ -198,9 +198,9 @@ def _palette_is_grey(img: Image.Image) -> bool:
 def _array_to_image(arr: np.ndarray) -> LoadedImage:
     if arr.ndim == 2:
         arr = arr[..., None]
-    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
-        raise InputImageError(f"array of shape {arr.shape} is not an image "
-                              "(expected HxW, HxWx1 (grey), HxWx2 (grey, alpha), HxWx3 (RGB) or HxWx4 (RGBA))")
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise InputImageError(f"array of shape {arr.shape} is not an image (expected HxW, HxWx1, HxWx3 or HxWx4 "
+                              "(RGBA); grey with alpha: a PIL image of mode LA)")
     check_dimensions(arr.shape[1], arr.shape[0])
     if arr.dtype == np.uint8:
         data = arr.astype(np.float64)
@@ -213,12 +213,9 @@ def _array_to_image(arr: np.ndarray) -> LoadedImage:
     else:
         raise InputImageError(f"unsupported array dtype {arr.dtype} (use uint8, uint16 or float in [0, 1])")
     pixels = np.clip(np.rint(data), 0, 255).astype(np.uint8)
-    greyscale = pixels.shape[2] in (1, 2)
-    colour_channels = 1 if greyscale else 3
-    colour = pixels[..., :colour_channels]
-    if greyscale:
-        colour = np.repeat(colour, 3, axis=2)
-    alpha = pixels[..., colour_channels] if pixels.shape[2] in (2, 4) else None
+    greyscale = pixels.shape[2] == 1
+    colour = np.repeat(pixels, 3, axis=2) if greyscale else pixels[..., :3]
+    alpha = pixels[..., 3] if pixels.shape[2] == 4 else None
     return LoadedImage(np.ascontiguousarray(colour), greyscale, _kept_alpha(alpha))
 
 
