@@ -76,11 +76,12 @@ class Case:
     def image(self) -> np.ndarray | Image.Image:
         img = smooth_image(self.height, self.width, seed=self.seed)
         pixels = img[..., 1] if self.greyscale else img
-        if self.alpha:
-            pixels = np.dstack([pixels, cutout(self.height, self.width, seed=self.seed)[..., 3]])
+        if self.alpha:  # an LA or RGBA image (arrays have no grey-with-alpha shape)
+            plane = cutout(self.height, self.width, seed=self.seed)[..., 3]
+            pixels = Image.fromarray(np.dstack([pixels, plane]), mode="LA" if self.greyscale else "RGBA")
         if not self.metadata:
             return pixels
-        tagged = Image.fromarray(pixels)
+        tagged = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
         tagged.info.update({"icc_profile": display_p3(), "exif": exif_bytes(), "xmp": xmp_bytes()})
         return tagged
 
