@@ -13,7 +13,7 @@ Per case it records the outcome (error class or "image"), the wall time against 
 clean decode time of a stream of the same declared size, and the peak RSS (Linux VmHWM, reset before
 each case). An untyped exception stops the run and saves the input under ``--crash-dir``. A decoded
 image must have the header's size and the mode its sections say (RGBA / LA with an alpha section);
-``sdpic.api.info`` (which reads the ICC profile's description with littleCMS) runs on it too.
+``sdpic.api.info`` (which reads the ICC profile's description tag) runs on it too.
 
 ``--version-2`` fuzzes the optional sections of format version 2 (alpha plane, ICC profile, EXIF, XMP):
 only the seeds that carry them, and section mutations (structured and atheris) only inside them.

@@ -102,7 +102,7 @@ def test_version_2_header_fields_mutated(oracle: fz.Oracle, seeds: list[bytes], 
 def test_mutations_inside_version_2_sections(oracle: fz.Oracle, seeds: list[bytes], seed_index: int,
                                              rng_seed: int) -> None:
     """Edits inside the alpha plane, ICC profile, EXIF and XMP: an image (of the mode the sections say) or a
-    typed error; the alpha plane's WebP decoder and littleCMS (the profile's description) both run."""
+    typed error; the alpha plane's WebP decoder and the profile's description reader both run."""
     name, data = fz.section_mutation(seeds[seed_index], random.Random(rng_seed), fz.VERSION_2_TAGS)
     assert name.split(":")[0] in {f"section{t}" for t in fz.VERSION_2_TAGS}
     _check(oracle, "section", name, data)
