@@ -11,7 +11,12 @@ Phases:
 
 Per case it records the outcome (error class or "image"), the wall time against a budget of 2x the
 clean decode time of a stream of the same declared size, and the peak RSS (Linux VmHWM, reset before
-each case). An untyped exception stops the run and saves the input under ``--crash-dir``.
+each case). An untyped exception stops the run and saves the input under ``--crash-dir``. A decoded
+image must have the header's size and the mode its sections say (RGBA / LA with an alpha section);
+``sdpic.api.info`` (which reads the ICC profile's description tag) runs on it too.
+
+``--version-2`` fuzzes the optional sections of format version 2 (alpha plane, ICC profile, EXIF, XMP):
+only the seeds that carry them, and section mutations (structured and atheris) only inside them.
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/fuzz_decoder.py --seconds 1200 \\
         --json results/reliability/fuzz_long.json
@@ -42,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Header fields of format version 1 (docs/format.md): name, offset, struct code, values to try.
 HEADER_FIELDS: list[tuple[str, int, str, tuple[int, ...]]] = [
     ("magic", 0, ">I", (0, 0x53445043 ^ 1, 0x89504E47, 0xFFFFFFFF)),
-    ("version", 4, ">B", (0, 2, 255)),
+    ("version", 4, ">B", (0, 1, 2, 3, 255)),
     ("model_id", 5, ">H", (0, 1, 2, 3, 0xFFFF)),  # 3: no such model; 1 and 2 are shipped
     ("weights_hash", 7, ">Q", (0, 1, 0xFFFFFFFFFFFFFFFF)),
     ("width", 15, ">I", (0, 1, 2, 63, 65, 16384, 16385, 0x7FFFFFFF, 0xFFFFFFFF)),
@@ -54,6 +59,8 @@ HEADER_FIELDS: list[tuple[str, int, str, tuple[int, ...]]] = [
     ("section_count", 27, ">B", (0, 1, 2, 3, 4, 5, 255)),
 ]
 HEADER_SIZE = 28
+#: Section tags of format version 2 (alpha, ICC profile, EXIF, XMP).
+VERSION_2_TAGS = (5, 6, 7, 8)
 
 
 def recrc(data: bytes) -> bytes:
@@ -106,9 +113,18 @@ def bit_flips(data: bytes, count: int, rng: random.Random) -> bytes:
     return bytes(buf)
 
 
-def section_mutation(data: bytes, rng: random.Random) -> tuple[str, bytes]:
-    """A random edit inside one section's payload or framing, with the CRC recomputed."""
-    tag, start, length = rng.choice(sections(data))
+def _pick_section(data: bytes, rng: random.Random, tags: tuple[int, ...] | None) -> int:
+    """Index of a random section (among ``tags`` where given and present)."""
+    parts = sections(data)
+    if not parts:
+        raise ValueError("no sections")
+    chosen = [k for k, (tag, _, _) in enumerate(parts) if tags is None or tag in tags] or list(range(len(parts)))
+    return rng.choice(chosen)
+
+
+def section_mutation(data: bytes, rng: random.Random, tags: tuple[int, ...] | None = None) -> tuple[str, bytes]:
+    """A random edit inside one section's payload or framing (one of ``tags`` where given), CRC recomputed."""
+    tag, start, length = sections(data)[_pick_section(data, rng, tags)]
     kind = rng.choice(["flip", "byte", "zero", "ff", "cut", "grow", "length", "tag", "swap-words"])
     buf = bytearray(data)
     if kind in ("flip", "byte", "zero", "ff") and length:
@@ -127,19 +143,19 @@ def section_mutation(data: bytes, rng: random.Random) -> tuple[str, bytes]:
     elif kind == "length":
         struct.pack_into(">I", buf, start - 4, rng.choice([0, 1, length - 1, length + 1, 0xFFFFFFFF]) & 0xFFFFFFFF)
     elif kind == "tag":
-        buf[start - 5] = rng.choice([0, 1, 2, 3, 4, 5, 255])
+        buf[start - 5] = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 255])
     elif kind == "swap-words" and length >= 8:
         i, j = (start + 4 * rng.randrange(length // 4) for _ in range(2))
         buf[i:i + 4], buf[j:j + 4] = buf[j:j + 4], buf[i:i + 4]
     return f"section{tag}:{kind}", recrc(bytes(buf))
 
 
-def replace_section(data: bytes, rng: random.Random, edit: Callable[[bytes], bytes]) -> bytes:
-    """Apply ``edit`` to one section's payload and rebuild the framing (lengths, CRC) around it."""
+def replace_section(data: bytes, rng: random.Random, edit: Callable[[bytes], bytes],
+                    tags: tuple[int, ...] | None = None) -> bytes:
+    """Apply ``edit`` to one section's payload (one of ``tags`` where given) and rebuild the framing (lengths,
+    CRC) around it."""
     parts = sections(data)
-    if not parts:
-        raise ValueError("no sections")
-    chosen = rng.randrange(len(parts))
+    chosen = _pick_section(data, rng, tags)
     out = bytearray(data[:HEADER_SIZE])
     for k, (tag, start, length) in enumerate(parts):
         payload = data[start:start + length]
@@ -179,16 +195,18 @@ class Stats:
 def decode_outcome(data: bytes) -> str:
     """Decode; return "image" or the sdpic error class name; raise UntypedError for anything else."""
     import sdpic
+    from sdpic.api import info
 
     try:
         img = sdpic.decompress(data, threads=1)
+        fields = info(data)
     except sdpic.SdpicError as exc:
         return type(exc).__name__
     except Exception as exc:  # the bug we are looking for
         raise UntypedError(f"{type(exc).__name__}: {exc}") from exc
     width, height = struct.unpack_from(">II", data, 15)
-    if img.size != (width, height) or img.mode not in ("RGB", "L"):
-        raise UntypedError(f"decoded {img.mode} {img.size} for a {width}x{height} header")
+    if img.size != (width, height) or img.mode != fields["mode"] or img.mode not in ("RGB", "L", "RGBA", "LA"):
+        raise UntypedError(f"decoded {img.mode} {img.size} for a {width}x{height} {fields['mode']} header")
     return "image"
 
 
@@ -280,13 +298,16 @@ class Oracle:
         return outcome
 
 
-    def confirm_slow(self, cases: list[tuple[str, bytes]], repeats: int = 5) -> dict:
+    def confirm_slow(self, cases: list[tuple[str, bytes]], repeats: int = 5, save_dir: Path | None = None) -> dict:
         """Re-time cases that were over budget during the run, now that nothing else of ours runs: best of
-        ``repeats``. What stays over 2x is a real slow input; the rest was the shared machine."""
+        ``repeats``. What stays over 2x is a real slow input (saved whole under ``save_dir``); the rest was the
+        shared machine."""
         confirmed = []
         for name, data in cases:
             best = min(self._timed(data)[1] for _ in range(repeats))
             if best > 2.0 * self.normal_seconds(data) + self.slack_s:
+                if save_dir is not None:
+                    (save_dir / f"slow-{len(confirmed)}.sdpic").write_bytes(data)
                 confirmed.append({"name": name, "ratio": round(best / self.normal_seconds(data), 2),
                                   "hex": data.hex()[:2000]})
         return {"rechecked": len(cases), "still_over_2x": len(confirmed), "cases": confirmed[:20]}
@@ -295,7 +316,8 @@ class Oracle:
 MAX_KEPT_SLOW = 500
 
 
-def structured_cases(seeds: list[bytes], rng: random.Random, random_rounds: int) -> Iterator[tuple[str, str, bytes]]:
+def structured_cases(seeds: list[bytes], rng: random.Random, random_rounds: int,
+                     tags: tuple[int, ...] | None = None) -> Iterator[tuple[str, str, bytes]]:
     for k, seed in enumerate(seeds):
         for name, data in truncations(seed):
             yield "truncation", f"seed{k}/{name}", data
@@ -307,7 +329,7 @@ def structured_cases(seeds: list[bytes], rng: random.Random, random_rounds: int)
             flipped = bit_flips(seed, count, rng)
             yield "bitflip", f"{count}bits", flipped
             yield "bitflip+crc", f"{count}bits", recrc(flipped)
-        name, data = section_mutation(seed, rng)
+        name, data = section_mutation(seed, rng, tags)
         yield "section+crc", name, data
         blob = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 2 * len(seed))))
         yield "random", "bytes", blob
@@ -316,7 +338,8 @@ def structured_cases(seeds: list[bytes], rng: random.Random, random_rounds: int)
 
 
 def seed_streams() -> list[bytes]:
-    """Real streams of the shipped model: RGB, greyscale, a quality-map (ROI) stream, a multi-strip one."""
+    """Real streams of the shipped model: RGB, greyscale, a quality-map (ROI) stream, a multi-strip one, and
+    the version-2 ones of :func:`version_2_seed_streams`."""
     import sdpic
 
     sys.path.insert(0, str(ROOT))
@@ -329,17 +352,36 @@ def seed_streams() -> list[bytes]:
     return [sdpic.compress(rgb, quality=50, threads=1),
             sdpic.compress(smooth_image(29, 37, seed=33)[..., 0], quality=80, threads=1),
             sdpic.compress(roi, quality=30, saliency=mask, threads=1),
-            sdpic.compress(smooth_image(300, 200, seed=34), quality=60, threads=1)]
+            sdpic.compress(smooth_image(300, 200, seed=34), quality=60, threads=1),
+            *version_2_seed_streams()]
+
+
+def version_2_seed_streams() -> list[bytes]:
+    """Streams with every version-2 section: an RGBA cut-out with a Display P3 profile, EXIF (GPS) and XMP;
+    an LA image with XMP only."""
+    from PIL import Image
+
+    import sdpic
+
+    sys.path.insert(0, str(ROOT))
+    from tests.metadata_helpers import cutout, display_p3, exif_bytes, xmp_bytes
+
+    tagged = Image.fromarray(cutout(40, 48, seed=35))
+    tagged.info.update({"icc_profile": display_p3(), "exif": exif_bytes(), "xmp": xmp_bytes()})
+    la = Image.fromarray(cutout(24, 32, seed=36)[..., 2:], mode="LA")
+    la.info["xmp"] = xmp_bytes()
+    return [sdpic.compress(tagged, quality=40, threads=1), sdpic.compress(la, quality=70, threads=1)]
 
 
 # ---------------------------------------------------------------------------------------- atheris phase
 ATHERIS_CHILD = r"""
-import json, random, struct, sys, time, atheris
+import json, os, random, struct, sys, time, atheris
 sys.path[:0] = [sys.argv[1]]
 with atheris.instrument_imports(include=["sdpic"]):
     import sdpic, sdpic.api, sdpic.format, sdpic.quality_map, sdpic.codec.model, sdpic.codec.coder
 from benchmarks import fuzz_decoder as fz
 seeds = [bytes.fromhex(h) for h in json.loads(open(sys.argv[2]).read())]
+tags = tuple(int(t) for t in os.environ.get("SDPIC_FUZZ_TAGS", "").split(",") if t) or None
 oracle = fz.Oracle(seeds)
 stats_path, crash_dir, deadline = sys.argv[3], sys.argv[4], time.time() + float(sys.argv[5])
 last = [0.0]
@@ -348,7 +390,9 @@ def mutator(data, max_size, seed):
     rnd = random.Random(seed)
     if rnd.random() < 0.5:  # structure-aware: mutate one section's payload, keep framing and CRC valid
         try:
-            return fz.replace_section(data, rnd, lambda payload: atheris.Mutate(payload, max_size // 2))
+            out = fz.replace_section(data, rnd, lambda payload: atheris.Mutate(payload, max_size // 2), tags)
+            if len(out) <= max_size:  # libFuzzer refuses longer inputs
+                return out
         except (ValueError, IndexError, struct.error):
             pass
     out = atheris.Mutate(data, max_size)
@@ -372,7 +416,7 @@ atheris.Fuzz()
 """
 
 
-def atheris_phase(seeds: list[bytes], seconds: float, crash_dir: Path) -> dict:
+def atheris_phase(seeds: list[bytes], seconds: float, crash_dir: Path, tags: tuple[int, ...] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="sdpic-fuzz-") as tmp:
         tmp = Path(tmp)
         corpus = tmp / "corpus"
@@ -385,7 +429,8 @@ def atheris_phase(seeds: list[bytes], seconds: float, crash_dir: Path) -> dict:
                str(seconds), f"-max_total_time={int(seconds)}", "-timeout=60", "-rss_limit_mb=4096",
                "-max_len=4096", f"-artifact_prefix={crash_dir}/", str(corpus)]
         t0 = time.time()
-        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "SDPIC_FUZZ_TAGS": ",".join(map(str, tags or ()))}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         elapsed = time.time() - t0
         result = json.loads(stats.read_text()) if stats.exists() else {}
         slow_file = Path(str(stats) + ".slow")
@@ -404,18 +449,21 @@ def main() -> int:
     parser.add_argument("--no-atheris", action="store_true")
     parser.add_argument("--crash-dir", type=Path, default=Path("runs/fuzz-crashes"))
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--version-2", action="store_true",
+                        help="only the seeds with version-2 sections; section mutations only inside those sections")
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
     args.crash_dir.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
-    seeds = seed_streams()
+    seeds = version_2_seed_streams() if args.version_2 else seed_streams()
+    tags = VERSION_2_TAGS if args.version_2 else None
     oracle = Oracle(seeds)
     rng = random.Random(args.seed)
     failures: list[str] = []
     run: Callable[[str, str, bytes], str] = oracle.run
-    for phase, name, data in structured_cases(seeds, rng, args.random_rounds):
+    for phase, name, data in structured_cases(seeds, rng, args.random_rounds, tags):
         try:
             run(phase, name, data)
         except UntypedError as exc:
@@ -426,16 +474,17 @@ def main() -> int:
     print(f"structured: {oracle.stats.cases} cases in {structured_s:.0f} s, failures {len(failures)}; "
           f"{json.dumps(oracle.stats.to_dict())}", flush=True)
     report = {"date": time.strftime("%Y-%m-%d %H:%M"), "seed_streams": [len(s) for s in seeds],
+              "focus": "version-2 sections (tags 5-8)" if args.version_2 else "all sections",
               "clean_decode_model": {"fixed_s": round(oracle.fixed_s, 4),
                                      "s_per_megapixel": round(oracle.seconds_per_pixel * 1e6, 3)},
               "structured": {**oracle.stats.to_dict(), "seconds": round(structured_s, 1), "failures": failures}}
     remaining = args.seconds - structured_s
     slow = list(oracle.slow_cases)
     if not args.no_atheris and remaining > 30:
-        report["atheris"] = atheris_phase(seeds, remaining, args.crash_dir.resolve())
+        report["atheris"] = atheris_phase(seeds, remaining, args.crash_dir.resolve(), tags)
         slow += report["atheris"].pop("slow_cases")
         print(f"atheris: {json.dumps(report['atheris'])}", flush=True)
-    report["over_budget_rechecked"] = oracle.confirm_slow(slow)
+    report["over_budget_rechecked"] = oracle.confirm_slow(slow, save_dir=args.crash_dir)
     print(f"over-budget cases re-timed: {json.dumps(report['over_budget_rechecked'])[:400]}", flush=True)
     report["total_seconds"] = round(time.time() - t_start, 1)
     report["total_cases"] = report["structured"]["cases"] + report.get("atheris", {}).get("cases", 0)

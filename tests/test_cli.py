@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -148,3 +149,71 @@ def test_resume_checks_outputs_of_the_chosen_format(tmp_path: Path, image_file: 
     assert main(["decompress", str(stream), "--format", "pnm", "--resume"]) == 1
     assert main(["decompress", str(stream), "--format", "pnm", "--force"]) == 0
     assert out.read_bytes() == done
+
+
+# ------------------------------------------------------------------ transparency and metadata
+@pytest.fixture
+def tagged_cutout(tmp_path: Path) -> Path:
+    """An RGBA PNG with a Display P3 profile, EXIF with GPS and XMP."""
+    from PIL.PngImagePlugin import PngInfo
+
+    from tests.metadata_helpers import cutout, display_p3, exif_bytes, xmp_bytes
+
+    text = PngInfo()
+    text.add_itxt("XML:com.adobe.xmp", xmp_bytes().decode())
+    path = tmp_path / "cut.png"
+    Image.fromarray(cutout(40, 56)).save(path, icc_profile=display_p3(), exif=exif_bytes(), pnginfo=text)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["png", "tiff", "webp"])
+def test_alpha_and_metadata_reach_the_decompressed_file(tmp_path: Path, tagged_cutout: Path, fmt: str) -> None:
+    import sdpic
+    from tests.metadata_helpers import display_p3, xmp_bytes
+
+    source = Image.open(tagged_cutout)
+    assert main(["compress", str(tagged_cutout)]) == 0
+    stream = tmp_path / "cut.sdpic"
+    assert main(["decompress", str(stream), "--format", fmt, "--out-dir", str(tmp_path / "out")]) == 0
+    decoded = sdpic.decompress(stream.read_bytes())
+    out = Image.open(tmp_path / "out" / f"cut.{fmt}")
+    assert out.mode == "RGBA" and out.tobytes() == decoded.tobytes()  # lossless, alpha bit-exact
+    assert np.array_equal(np.asarray(out)[..., 3], np.asarray(source)[..., 3])
+    assert out.info["icc_profile"] == display_p3() and out.info["xmp"] == xmp_bytes()
+    exif = out.getexif()
+    assert exif[0x010F] == "Canon" and exif.get_ifd(0x8825)[2] == (52.0, 31.0, 12.5)
+    if fmt == "png":
+        assert out.info["exif"] == source.info["exif"]  # byte-identical end to end
+
+
+def test_pnm_refuses_what_it_cannot_hold(tmp_path: Path, tagged_cutout: Path, capsys) -> None:
+    from tests.metadata_helpers import display_p3
+
+    assert main(["compress", str(tagged_cutout)]) == 0
+    capsys.readouterr()
+    assert main(["decompress", str(tmp_path / "cut.sdpic"), "--format", "pnm"]) == 1
+    assert "cannot hold the alpha channel" in capsys.readouterr().err
+    opaque = tmp_path / "opaque.png"
+    Image.fromarray(smooth_image(16, 16)).save(opaque, icc_profile=display_p3())
+    assert main(["compress", str(opaque)]) == 0
+    assert main(["decompress", str(tmp_path / "opaque.sdpic"), "--format", "pnm"]) == 1
+    assert "PPM cannot hold an ICC profile" in capsys.readouterr().err
+    assert main(["decompress", str(tmp_path / "opaque.sdpic"), "--format", "pnm", "--strip-icc"]) == 0
+    assert not (tmp_path / "cut.pnm").exists()
+
+
+def test_strip_flags_and_info_show_what_a_file_carries(tmp_path: Path, tagged_cutout: Path, capsys) -> None:
+    assert main(["compress", str(tagged_cutout), "-o", str(tmp_path / "all.sdpic")]) == 0
+    assert main(["compress", str(tagged_cutout), "-o", str(tmp_path / "bare.sdpic"), "--strip-metadata"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "all.sdpic")]) == 0
+    text = capsys.readouterr().out
+    assert "mode            RGBA" in text and "icc_description Display P3" in text
+    assert "exif            " in text and "none" not in text
+    assert main(["info", str(tmp_path / "bare.sdpic"), "--json"]) == 0
+    fields = json.loads(capsys.readouterr().out)
+    assert fields["exif"] is None and fields["xmp"] is None and fields["icc_profile"] == 580 and fields["alpha"] > 0
+    assert main(["decompress", str(tmp_path / "all.sdpic"), "-o", str(tmp_path / "s.png"), "--strip-metadata",
+                 "--strip-icc"]) == 0
+    plain = Image.open(tmp_path / "s.png")
+    assert plain.mode == "RGBA" and not {"icc_profile", "exif", "xmp"} & set(plain.info)

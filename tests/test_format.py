@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -57,7 +58,8 @@ def test_truncation_inside_a_section_is_reported_as_truncation() -> None:
 # field check itself (not the checksum) must catch it.
 FIELD_CORRUPTIONS = [
     (0, ord("X"), FormatError),                # magic
-    (4, 2, UnsupportedVersionError),           # version
+    (4, 3, UnsupportedVersionError),           # version
+    (4, 2, FormatError),                       # version 2 without a version-2 section
     (15, 0xFF, FormatError),                   # width (huge)
     (19, 0xFF, FormatError),                   # height (huge)
     (23, 7, FormatError),                      # colour
@@ -112,3 +114,65 @@ def test_random_bytes_never_escape_as_untyped_errors(blob: bytes) -> None:
         fmt.unpack(blob)
     except FormatError:
         pass
+
+
+# ------------------------------------------------------------------ version 2: alpha, ICC profile, EXIF, XMP
+def _v2_container(overrides: dict | None = None) -> fmt.Container:
+    from sdpic import alpha
+    from tests.metadata_helpers import cutout, display_p3, exif_bytes, xmp_bytes
+
+    c = _container(width=64, height=48)
+    sections = {**c.sections, fmt.Section.ALPHA: alpha.encode_plane(cutout(48, 64)[..., 3]),
+                fmt.Section.ICC_PROFILE: display_p3(), fmt.Section.EXIF: exif_bytes()[6:],
+                fmt.Section.XMP: xmp_bytes()}
+    sections.update(overrides or {})
+    return _container(width=64, height=48, sections={k: v for k, v in sections.items() if v is not None})
+
+
+def test_version_2_sections_round_trip_and_only_they_make_a_file_version_2() -> None:
+    c = _v2_container()
+    data = fmt.pack(c)
+    assert data[4] == 2 and fmt.unpack(data) == c
+    assert fmt.pack(_container())[4] == 1  # no version-2 section: written exactly as before
+    for section in fmt.VERSION_2_SECTIONS:
+        only = _v2_container({s: None for s in fmt.VERSION_2_SECTIONS - {section}})
+        assert fmt.pack(only)[4] == 2
+
+
+def test_a_version_1_file_cannot_carry_version_2_sections() -> None:
+    data = bytearray(fmt.pack(_v2_container()))
+    data[4] = 1  # what a version-1 writer could never produce: a version-1 reader knows no tag 5..8
+    with pytest.raises(FormatError, match=r"unknown section tag \d in a version-1 file"):
+        fmt.unpack(_recrc(bytes(data)))
+
+
+@pytest.mark.parametrize(("section", "payload", "match"), [
+    (fmt.Section.ICC_PROFILE, b"\0" * 200, "acsp"),
+    (fmt.Section.ICC_PROFILE, b"", "empty"),
+    (fmt.Section.EXIF, b"Exif\0\0II*\0\x08\0\0\0", "TIFF header"),
+    (fmt.Section.XMP, "<x/>".encode("utf-16"), "UTF-8"),
+    (fmt.Section.XMP, b" " * (16 * 2**20 + 1), "limit"),
+    (fmt.Section.ALPHA, b"\x89PNG\r\n\x1a\n" + b"\0" * 30, "not a lossless WebP"),
+])
+def test_malformed_version_2_sections_are_typed_errors(section: fmt.Section, payload: bytes, match: str) -> None:
+    good = fmt.pack(_v2_container())
+    c = fmt.unpack(good)
+    c.sections[section] = payload
+    raw = fmt._HEADER.pack(fmt.MAGIC, 2, c.model_id, c.weights_hash, c.width, c.height, int(c.colour), c.quality,
+                           c.level, c.flags, len(c.sections))
+    raw += b"".join(fmt._SECTION.pack(int(t), len(d)) + d for t, d in sorted(c.sections.items()))
+    with pytest.raises(FormatError, match=match):
+        fmt.unpack(raw + struct.pack(">I", zlib.crc32(raw)))
+    with pytest.raises(FormatError, match=match):  # the writer checks the same way
+        fmt.pack(c)
+
+
+def test_an_alpha_plane_of_another_size_and_a_profile_for_other_data_are_refused() -> None:
+    from sdpic import alpha
+
+    with pytest.raises(FormatError, match="alpha plane is 64x47"):
+        fmt.pack(_v2_container({fmt.Section.ALPHA: alpha.encode_plane(np.zeros((47, 64), np.uint8))}))
+    grey = _v2_container()
+    grey.colour = fmt.Colour.GREYSCALE  # an RGB profile on a greyscale image
+    with pytest.raises(FormatError, match="ICC profile is for RGB data, the image is GRAY"):
+        fmt.pack(grey)

@@ -55,7 +55,8 @@ def test_every_header_field_mutated(oracle: fz.Oracle, seeds: list[bytes], seed_
     for name, data in fz.header_mutations(seeds[seed_index], random.Random(seed_index)):
         outcomes[name] = _check(oracle, "header", name, data)
     assert outcomes["width=16385+crc"] == outcomes["height=0+crc"] == "FormatError"
-    assert outcomes["version=2+crc"] == "UnsupportedVersionError"
+    assert outcomes["version=3+crc"] == "UnsupportedVersionError"
+    assert outcomes["version=2+crc"] == "FormatError"  # version 2 only with a version-2 section
     assert outcomes["model_id=3+crc"] == outcomes["weights_hash=0+crc"] == "ModelMismatchError"
     assert outcomes["width=65"] == "ChecksumError"
     # Same padded size (64): a valid image of the new width. Bigger sizes need more symbols than the
@@ -66,7 +67,7 @@ def test_every_header_field_mutated(oracle: fz.Oracle, seeds: list[bytes], seed_
 
 
 @settings(max_examples=45, **FUZZ)
-@given(seed_index=st.integers(0, 3), flips=st.sampled_from([1, 8, 64]), fix_crc=st.booleans(),
+@given(seed_index=st.integers(0, 5), flips=st.sampled_from([1, 8, 64]), fix_crc=st.booleans(),
        rng_seed=st.integers(0, 2**32 - 1))
 def test_random_bit_flips(oracle: fz.Oracle, seeds: list[bytes], seed_index: int, flips: int, fix_crc: bool,
                           rng_seed: int) -> None:
@@ -77,10 +78,33 @@ def test_random_bit_flips(oracle: fz.Oracle, seeds: list[bytes], seed_index: int
 
 
 @settings(max_examples=60, **FUZZ)
-@given(seed_index=st.integers(0, 3), rng_seed=st.integers(0, 2**32 - 1))
+@given(seed_index=st.integers(0, 5), rng_seed=st.integers(0, 2**32 - 1))
 def test_mutations_inside_sections_reach_the_entropy_decoder(oracle: fz.Oracle, seeds: list[bytes],
                                                              seed_index: int, rng_seed: int) -> None:
     name, data = fz.section_mutation(seeds[seed_index], random.Random(rng_seed))
+    _check(oracle, "section", name, data)
+
+
+@pytest.mark.parametrize("seed_index", [4, 5])
+def test_version_2_header_fields_mutated(oracle: fz.Oracle, seeds: list[bytes], seed_index: int) -> None:
+    """The version-2 seeds: a version-1 byte makes tags 5..8 unknown; a greyscale colour code makes the RGBA
+    cut-out's RGB profile wrong for its data; a size change no longer fits the alpha plane."""
+    outcomes = {name: _check(oracle, "header", name, data)
+                for name, data in fz.header_mutations(seeds[seed_index], random.Random(seed_index))}
+    assert outcomes["version=1+crc"] == "FormatError" and outcomes["version=3+crc"] == "UnsupportedVersionError"
+    assert outcomes["width=1+crc"] == outcomes["height=63+crc"] == "FormatError"  # alpha plane size
+    if seed_index == 4:
+        assert outcomes["colour=1+crc"] == "FormatError"  # an RGB profile on a greyscale image
+
+
+@settings(max_examples=80, **FUZZ)
+@given(seed_index=st.integers(4, 5), rng_seed=st.integers(0, 2**32 - 1))
+def test_mutations_inside_version_2_sections(oracle: fz.Oracle, seeds: list[bytes], seed_index: int,
+                                             rng_seed: int) -> None:
+    """Edits inside the alpha plane, ICC profile, EXIF and XMP: an image (of the mode the sections say) or a
+    typed error; the alpha plane's WebP decoder and the profile's description reader both run."""
+    name, data = fz.section_mutation(seeds[seed_index], random.Random(rng_seed), fz.VERSION_2_TAGS)
+    assert name.split(":")[0] in {f"section{t}" for t in fz.VERSION_2_TAGS}
     _check(oracle, "section", name, data)
 
 

@@ -179,9 +179,100 @@ def test_multi_frame_files_use_the_first_frame(tmp_path) -> None:
 def test_unconvertible_mode_is_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from sdpic import image_io
 
-    def fail(img):  # what Pillow raises for a mode it has no converter for
+    def fail(img, meta):  # what Pillow raises for a mode it has no converter for
         raise ValueError(f"conversion from {img.mode} to RGB not supported")
 
     monkeypatch.setattr(image_io, "_convert", fail)
     with pytest.raises(InputImageError, match="cannot convert"):
         load_image(Image.new("RGB", (1, 1)))
+
+
+# ------------------------------------------------------------------ alpha and modes: nothing loses a channel
+def _alpha_of(img: Image.Image) -> np.ndarray | None:
+    """The alpha Pillow itself gives an image (None where it has none or it is opaque everywhere)."""
+    from sdpic.image_io import _ALPHA_MODES
+
+    if img.mode not in _ALPHA_MODES and "transparency" not in img.info:
+        return None
+    plane = np.asarray((img.convert("LA") if img.mode == "La" else img).convert("RGBA"))[..., 3]
+    return None if np.all(plane == 255) else plane
+
+
+@pytest.mark.parametrize("mode", Image.MODES)
+def test_every_pillow_mode_round_trips_with_its_channels(mode: str) -> None:
+    """Each mode Pillow has decodes to the mode DECODED_MODE names, alpha bit-exact where there is one."""
+    import sdpic
+    from sdpic.image_io import DECODED_MODE
+    from tests.metadata_helpers import cutout
+
+    img = Image.fromarray(cutout(12, 16)).convert(mode)
+    expected_alpha = _alpha_of(img)
+    decoded = sdpic.decompress(sdpic.compress(img, quality=30))
+    grey_palette = mode in ("P", "PA") and load_image(img).greyscale
+    expected = ("L" if grey_palette else DECODED_MODE[mode]) + ("A" if expected_alpha is not None else "")
+    assert decoded.mode == expected and decoded.size == img.size
+    if expected_alpha is not None:
+        np.testing.assert_array_equal(np.asarray(decoded.getchannel("A")), expected_alpha)
+
+
+def test_a_mode_outside_the_table_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sdpic import image_io
+
+    monkeypatch.delitem(image_io.DECODED_MODE, "HSV")
+    with pytest.raises(InputImageError, match="image mode 'HSV' is not supported"):
+        load_image(Image.new("HSV", (2, 2)))
+
+
+def test_alpha_is_kept_straight_and_opaque_alpha_is_not_kept() -> None:
+    from tests.metadata_helpers import cutout
+
+    rgba = cutout()
+    loaded = load_image(Image.fromarray(rgba))
+    np.testing.assert_array_equal(loaded.alpha, rgba[..., 3])
+    np.testing.assert_array_equal(loaded.colour, rgba[..., :3])  # not multiplied by alpha
+    assert loaded.rgb[0, 0].tolist() == [255, 255, 255]  # composited for those who show it
+    opaque = load_image(Image.fromarray(rgba[..., :3]).convert("RGBA"))
+    assert opaque.alpha is None
+    premultiplied = load_image(Image.new("RGBa", (1, 1), (64, 32, 0, 128)))
+    assert premultiplied.colour[0, 0].tolist() == [127, 63, 0] and premultiplied.alpha[0, 0] == 128
+
+
+@pytest.mark.parametrize(("mode", "key"), [("RGB", (10, 20, 30)), ("L", 10), ("I;16", 1000)])
+def test_a_colour_key_becomes_alpha(tmp_path, mode: str, key) -> None:
+    """PNG's tRNS for grey and RGB images (one transparent value) is transparency too."""
+    size = (4, 3)
+    img = Image.new(mode, size, 200 if mode != "RGB" else (200, 100, 0))
+    img.putpixel((1, 1), key)
+    path = tmp_path / "key.png"
+    img.save(path, transparency=key)
+    loaded = load_image(path)
+    expected = np.full((3, 4), 255, np.uint8)
+    expected[1, 1] = 0
+    np.testing.assert_array_equal(loaded.alpha, expected)
+    assert loaded.greyscale == (mode != "RGB")
+
+
+def test_palette_transparency_is_kept(tmp_path) -> None:
+    img = Image.new("P", (3, 2), 1)
+    img.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    img.putpixel((0, 0), 0)
+    img.save(tmp_path / "t.gif", transparency=0)
+    loaded = load_image(tmp_path / "t.gif")
+    assert loaded.alpha.tolist() == [[0, 255, 255], [255, 255, 255]]
+    assert loaded.colour[1, 1].tolist() == [0, 255, 0]
+
+
+def test_metadata_is_read_and_orientation_rewritten(tmp_path) -> None:
+    from sdpic.metadata import EXIF_PREFIX, orientation
+    from tests.metadata_helpers import display_p3, exif_bytes, xmp_bytes
+
+    path = tmp_path / "r.jpg"
+    Image.new("RGB", (4, 2), (200, 10, 10)).save(path, exif=exif_bytes(orientation=6), icc_profile=display_p3(),
+                                                xmp=xmp_bytes(orientation=6))
+    loaded = load_image(path)
+    assert loaded.colour.shape == (4, 2, 3)  # turned
+    meta = loaded.metadata
+    assert meta.icc_profile == display_p3() and orientation(meta) == 1
+    assert meta.exif == exif_bytes(orientation=1)[len(EXIF_PREFIX):]  # only the orientation value changed
+    assert meta.xmp == xmp_bytes(orientation=1)
+

@@ -96,3 +96,58 @@ def test_other_formats_are_untouched(rgb_image: Image.Image) -> None:
     rgb_image.save(buf, format="PNG")
     with Image.open(buf) as img:
         assert img.format == "PNG"
+
+
+# ------------------------------------------------------------------ transparency and metadata
+def test_rgba_and_metadata_are_known_at_open_and_restored_at_load(tmp_path: Path) -> None:
+    from tests.metadata_helpers import cutout, display_p3, exif_bytes, xmp_bytes
+
+    rgba = Image.fromarray(cutout(30, 40))
+    rgba.info.update({"icc_profile": display_p3(), "exif": exif_bytes(), "xmp": xmp_bytes()})
+    path = tmp_path / "cut.sdpic"
+    rgba.save(path, quality=60)
+    with Image.open(path) as img:
+        assert img.mode == "RGBA" and img.size == (40, 30)  # header only
+        assert img.info["icc_profile"] == display_p3() and img.info["exif"] == exif_bytes()
+        assert img.info["xmp"] == xmp_bytes() and img.getexif().get_ifd(0x8825)[1] == "N"
+        img.load()
+        np.testing.assert_array_equal(np.asarray(img)[..., 3], np.asarray(rgba)[..., 3])
+
+
+def test_save_takes_pillows_metadata_arguments_and_strip_flags(tmp_path: Path) -> None:
+    from tests.metadata_helpers import display_p3, exif_bytes, xmp_bytes
+
+    img = Image.fromarray(smooth_image(16, 24))
+    img.info["icc_profile"] = display_p3()
+    buf = io.BytesIO()
+    img.save(buf, format="SDPIC", exif=exif_bytes(orientation=1, gps=False), xmp=xmp_bytes())
+    assert "exif" not in img.info  # the caller's image is left alone
+    with Image.open(io.BytesIO(buf.getvalue())) as back:
+        assert back.info["exif"] == exif_bytes(gps=False) and back.info["xmp"] == xmp_bytes()
+        assert back.info["icc_profile"] == display_p3()
+    exif = Image.Exif()
+    exif[0x010F] = "Nikon"
+    buf = io.BytesIO()
+    img.save(buf, format="SDPIC", exif=exif, icc_profile=None)  # an Image.Exif; None removes the profile
+    with Image.open(io.BytesIO(buf.getvalue())) as back:
+        assert back.getexif()[0x010F] == "Nikon" and "icc_profile" not in back.info
+    buf = io.BytesIO()
+    img.save(buf, format="SDPIC", strip_icc=True)
+    with Image.open(io.BytesIO(buf.getvalue())) as back:
+        assert "icc_profile" not in back.info and back.mode == "RGB"
+
+
+def test_la_and_palette_transparency_through_the_plugin() -> None:
+    la = Image.fromarray(np.dstack([smooth_image(12, 12)[..., 0], np.tri(12, dtype=np.uint8) * 255]), mode="LA")
+    buf = io.BytesIO()
+    la.save(buf, format="SDPIC")
+    with Image.open(io.BytesIO(buf.getvalue())) as back:
+        assert back.mode == "LA"
+        np.testing.assert_array_equal(np.asarray(back.getchannel("A")), np.asarray(la.getchannel("A")))
+    pal = Image.fromarray(smooth_image(12, 12)).convert("P")
+    pal.info["transparency"] = pal.getpixel((0, 0))
+    buf = io.BytesIO()
+    pal.save(buf, format="SDPIC")
+    with Image.open(io.BytesIO(buf.getvalue())) as back:
+        assert back.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(back)[..., 3], np.asarray(pal.convert("RGBA"))[..., 3])

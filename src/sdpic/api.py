@@ -2,8 +2,9 @@
 
 This module joins the parts; each step lives in its own module::
 
-    image_io.load_image ─► saliency (optional) ─► quality_map.build_levels ─► codec.model (g_a, coding)
-        ─► format.pack        and back:  format.unpack ─► codec.model (decoding, g_s) ─► crop ─► PIL
+    image_io.load_image ─► alpha.fill_transparent ─► saliency (optional) ─► quality_map.build_levels
+        ─► codec.model (g_a, coding) ─► format.pack (+ alpha.encode_plane, metadata sections)
+    and back:  format.unpack ─► codec.model (decoding, g_s) ─► crop ─► alpha.decode_plane ─► PIL (+ info)
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import alpha as alpha_plane
 from . import format as fmt
 from .codec.model import LATENT_STRIDE, PAD_MULTIPLE, CodedLatents, SdpicModel, latent_size
 from .codec.realism import check_realism, realism_map
-from .errors import FormatError, ModelMismatchError, ParameterError
+from .errors import FormatError, InputImageError, ModelMismatchError, ParameterError
 from .image_io import ImageLike, LoadedImage, check_dimensions, load_image, load_mask, to_pil
+from .metadata import icc_colour_space, icc_description
 from .quality_map import DEFAULT_ROI_STRENGTH, build_levels, decode_levels, encode_levels, quality_to_level
 from .threads import torch_threads
 from .zoo import DEFAULT_MODEL, entry_by_id, entry_by_name, load_model, load_realism_decoder, weights_hash
@@ -59,16 +62,16 @@ def _load(image: ImageLike) -> LoadedImage:
     return load_image(image)
 
 
-def _saliency_map(spec: SaliencySpec, rgb: np.ndarray) -> np.ndarray | None:
-    """None / "none" -> no map; "auto" -> the learned saliency model; else a mask image (path, PIL, array)."""
-    h, w = rgb.shape[:2]
+def _saliency_map(spec: SaliencySpec, loaded: LoadedImage) -> np.ndarray | None:
+    """None / "none" -> no map; "auto" -> the learned saliency model on what is shown (the colour composited
+    over white); else a mask image (path, PIL, array)."""
     if spec is None or (isinstance(spec, str) and spec == "none"):
         return None
     if isinstance(spec, str) and spec == "auto":
         from .saliency import predict
 
-        return np.clip(np.asarray(predict(rgb, method="learned"), dtype=np.float32), 0.0, 1.0)
-    return load_mask(spec, w, h)
+        return np.clip(np.asarray(predict(loaded.rgb, method="learned"), dtype=np.float32), 0.0, 1.0)
+    return load_mask(spec, loaded.width, loaded.height)
 
 
 def _pad_map(sal: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -82,35 +85,71 @@ class EncodeResult:
     levels: np.ndarray  # per-block quality levels actually used
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """An image ready for g_a: the colour it codes, and the sections that do not depend on the quality."""
+
+    rgb: np.ndarray  # uint8 HxWx3, transparent pixels filled (alpha.fill_transparent)
+    greyscale: bool
+    saliency: np.ndarray | None
+    extra_sections: dict[fmt.Section, bytes]
+
+
+def _prepare(image: ImageLike, saliency: SaliencySpec, strip_metadata: bool, strip_icc: bool) -> _Prepared:
+    """Load ``image``; fill under transparent pixels; code the alpha plane; check and keep the metadata."""
+    loaded = _load(image)
+    meta = loaded.metadata.stripped(strip_metadata, strip_icc).checked(InputImageError)
+    if meta.icc_profile is not None:
+        space, expected = icc_colour_space(meta.icc_profile), "GRAY" if loaded.greyscale else "RGB"
+        if space != expected:
+            raise InputImageError(f"the ICC profile is for {space} data but the image is {expected} "
+                                  "(drop it with --strip-icc / strip_icc=True)")
+    sections = {s: v for s, v in ((fmt.Section.ICC_PROFILE, meta.icc_profile), (fmt.Section.EXIF, meta.exif),
+                                  (fmt.Section.XMP, meta.xmp)) if v is not None}
+    rgb = loaded.colour
+    if loaded.alpha is not None:
+        sections[fmt.Section.ALPHA] = alpha_plane.encode_plane(loaded.alpha)
+        rgb = alpha_plane.fill_transparent(rgb, loaded.alpha)
+    return _Prepared(rgb, loaded.greyscale, _saliency_map(saliency, loaded), sections)
+
+
 def encode(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = None,
            roi_strength: float = DEFAULT_ROI_STRENGTH, model: str = DEFAULT_MODEL,
-           threads: int | None = None) -> EncodeResult:
+           threads: int | None = None, strip_metadata: bool = False, strip_icc: bool = False) -> EncodeResult:
     """Compress and also return the quality levels used (for reports); see :func:`compress`."""
-    loaded = _load(image)
+    return _encode_prepared(_prepare(image, saliency, strip_metadata, strip_icc), quality, roi_strength, model,
+                            threads)
+
+
+def _encode_prepared(prepared: _Prepared, quality: float, roi_strength: float, model: str,
+                     threads: int | None) -> EncodeResult:
     level = quality_to_level(quality)
     net = load_model(model)
-    sal = _saliency_map(saliency, loaded.rgb)
+    rgb, sal = prepared.rgb, prepared.saliency
+    height, width = rgb.shape[:2]
     with torch_threads(threads), torch.inference_mode():
-        x = padded_tensor(loaded.rgb)
+        x = padded_tensor(rgb)
         lh, lw = x.shape[2] // LATENT_STRIDE, x.shape[3] // LATENT_STRIDE
         padded_sal = None if sal is None else _pad_map(sal, x.shape[2], x.shape[3])
         levels = build_levels(level, lh, lw, padded_sal, roi_strength)
         q_levels = torch.from_numpy(levels)[None, None]
         y = net.analyse(x, q_levels)
         coded, _ = net.compress_latents(y, q_levels)
-    data = pack_coded(model, coded, levels, level, loaded.width, loaded.height, loaded.greyscale, round(quality))
+    data = pack_coded(model, coded, levels, level, width, height, prepared.greyscale, round(quality),
+                      prepared.extra_sections)
     return EncodeResult(data, levels)
 
 
 def pack_coded(model: str, coded: CodedLatents, levels: np.ndarray, level: int, width: int, height: int,
-               greyscale: bool, quality: int) -> bytes:
+               greyscale: bool, quality: int, extra_sections: dict[fmt.Section, bytes] | None = None) -> bytes:
     """The ``.sdpic`` file of one coded image: header (model id, weights hash, size, colour, quality) and
-    sections. Its length is what every reported bitrate counts."""
+    sections, plus ``extra_sections`` (alpha, ICC, EXIF, XMP). Its length is what every reported bitrate
+    counts."""
     entry = entry_by_name(model)
     container = fmt.Container(
         model_id=entry.model_id, weights_hash=weights_hash(entry.path), width=width, height=height,
         colour=fmt.Colour.GREYSCALE if greyscale else fmt.Colour.RGB, quality=quality,
-        level=level, sections=stream_sections(coded, levels, level),
+        level=level, sections={**stream_sections(coded, levels, level), **(extra_sections or {})},
     )
     return fmt.pack(container)
 
@@ -126,32 +165,38 @@ def stream_sections(coded: CodedLatents, levels: np.ndarray, level: int) -> dict
 
 def compress(image: ImageLike, quality: float = 50.0, saliency: SaliencySpec = None,
              roi_strength: float = DEFAULT_ROI_STRENGTH, model: str = DEFAULT_MODEL, threads: int | None = None,
-             target_bpp: float | None = None) -> bytes:
+             target_bpp: float | None = None, strip_metadata: bool = False, strip_icc: bool = False) -> bytes:
     """Compress an image to .sdpic bytes.
 
     ``quality`` 0..100 sets the global rate; ``saliency`` is ``None``/``"none"`` (uniform), ``"auto"``
     (learned saliency model) or a mask (path, PIL image or array; bright = important), which moves
     bits toward salient regions by ``roi_strength`` (0..1). With ``target_bpp`` the quality is
-    found by bisection on the real coded size (the largest quality whose file fits the target).
+    found by bisection on the real coded size (the largest quality whose file fits the target; every
+    byte counts, alpha and metadata included).
+
+    An alpha channel is kept losslessly (decoded ``RGBA`` / ``LA``; one that is opaque everywhere is not
+    stored); the colour under fully transparent pixels is not kept (sdpic.alpha). The source's ICC profile,
+    EXIF and XMP are stored verbatim (EXIF / XMP orientation set to 1, since it is applied to the pixels);
+    ``strip_metadata`` drops EXIF and XMP, ``strip_icc`` the profile. Metadata that cannot be stored (too
+    large, malformed, a profile for other data) raises :class:`InputImageError`, never goes missing.
     """
     if target_bpp is not None:
-        return _compress_to_bpp(image, target_bpp, saliency, roi_strength, model, threads)
-    return encode(image, quality, saliency, roi_strength, model, threads).data
+        return _compress_to_bpp(image, target_bpp, saliency, roi_strength, model, threads, strip_metadata,
+                                strip_icc)
+    return encode(image, quality, saliency, roi_strength, model, threads, strip_metadata, strip_icc).data
 
 
 def _compress_to_bpp(image: ImageLike, target_bpp: float, saliency: SaliencySpec, roi_strength: float,
-                     model: str, threads: int | None) -> bytes:
+                     model: str, threads: int | None, strip_metadata: bool, strip_icc: bool) -> bytes:
     if not target_bpp > 0:
         raise ParameterError(f"target bpp must be positive, got {target_bpp}")
-    loaded = _load(image)  # decode once; the loop re-encodes pixels
-    sal = _saliency_map(saliency, loaded.rgb)
-    source = loaded.rgb if not loaded.greyscale else loaded.rgb[..., 0]
-    pixels = loaded.width * loaded.height
+    prepared = _prepare(image, saliency, strip_metadata, strip_icc)  # decode once; the loop re-encodes pixels
+    pixels = prepared.rgb.shape[0] * prepared.rgb.shape[1]
     lo, hi = 0, 100
-    best = compress(source, 0, sal, roi_strength, model, threads)
+    best = _encode_prepared(prepared, 0, roi_strength, model, threads).data
     while lo < hi:  # largest integer quality whose file fits the target (size grows with quality)
         mid = (lo + hi + 1) // 2
-        data = compress(source, mid, sal, roi_strength, model, threads)
+        data = _encode_prepared(prepared, mid, roi_strength, model, threads).data
         if len(data) * 8 / pixels <= target_bpp:
             lo, best = mid, data
         else:
@@ -182,7 +227,9 @@ def decode_latents(
 
 
 def decompress(data: bytes, threads: int | None = None, realism: float | None = None) -> Image.Image:
-    """Decode .sdpic bytes to a PIL image (``RGB``, or ``L`` for greyscale sources).
+    """Decode .sdpic bytes to a PIL image: ``RGB``, or ``L`` for greyscale sources; ``RGBA`` / ``LA`` where
+    the file has an alpha plane (restored bit-exactly). ``img.info`` holds what the file carries, in
+    Pillow's conventions: ``icc_profile``, ``exif`` (with its ``Exif\0\0`` prefix) and ``xmp`` (bytes).
 
     ``realism`` in [0, 1]: 0 decodes faithfully (the model's own g_s: the same pixels as ever), higher
     values with the realism decoder, which synthesises texture instead of averaging it away, less so
@@ -192,7 +239,12 @@ def decompress(data: bytes, threads: int | None = None, realism: float | None = 
     chosen = None if realism is None else check_realism(realism)
     net, y_hat, q_levels = decode_latents(container, threads)
     pixels = synthesise_pixels(container, net, y_hat, q_levels, chosen, threads)
-    return to_pil(pixels, greyscale=container.colour == fmt.Colour.GREYSCALE)
+    alpha = None
+    if fmt.Section.ALPHA in container.sections:
+        alpha = alpha_plane.decode_plane(container.sections[fmt.Section.ALPHA], container.width, container.height)
+    img = to_pil(pixels, greyscale=container.colour == fmt.Colour.GREYSCALE, alpha=alpha)
+    img.info.update(container.metadata.pil_info())
+    return img
 
 
 def synthesise_pixels(container: fmt.Container, net: SdpicModel, y_hat: torch.Tensor, q_levels: torch.Tensor,
@@ -224,16 +276,25 @@ def decoded_pixels(x_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
 
 
 def info(data: bytes) -> dict:
-    """Header fields of a stream plus its bits per pixel."""
+    """Header fields of a stream, what it carries (alpha, ICC profile, EXIF, XMP: sizes in bytes, None where
+    absent; the profile's description) and its bits per pixel (every byte of the file counted)."""
     c = fmt.unpack(data)
     try:
         model_name = entry_by_id(c.model_id).name
     except ModelMismatchError:
         model_name = None
+    has_alpha = fmt.Section.ALPHA in c.sections
+    mode = ("L" if c.colour == fmt.Colour.GREYSCALE else "RGB") + ("A" if has_alpha else "")
+    sizes = {s: len(c.sections[s]) if s in c.sections else None
+             for s in (fmt.Section.ALPHA, fmt.Section.ICC_PROFILE, fmt.Section.EXIF, fmt.Section.XMP)}
+    icc = c.sections.get(fmt.Section.ICC_PROFILE)
     return {
-        "format_version": fmt.VERSION, "model_id": c.model_id, "model": model_name,
+        "format_version": c.version, "model_id": c.model_id, "model": model_name,
         "weights_hash": c.weights_hash.hex(), "width": c.width, "height": c.height, "colour": c.colour.name.lower(),
-        "quality": c.quality, "level": c.level, "quality_map": fmt.Section.QUALITY_MAP in c.sections,
+        "mode": mode, "quality": c.quality, "level": c.level, "quality_map": fmt.Section.QUALITY_MAP in c.sections,
+        "alpha": sizes[fmt.Section.ALPHA], "icc_profile": sizes[fmt.Section.ICC_PROFILE],
+        "icc_description": None if icc is None else icc_description(icc),
+        "exif": sizes[fmt.Section.EXIF], "xmp": sizes[fmt.Section.XMP],
         "bytes": len(data), "bpp": len(data) * 8 / (c.width * c.height),
         "sections": {s.name.lower(): len(b) for s, b in sorted(c.sections.items())},
     }

@@ -29,6 +29,7 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
                    help="spend more bits on salient regions: 'auto' (learned model), 'none', or a mask image")
     p.add_argument("--roi-strength", type=float, default=DEFAULT_ROI_STRENGTH, help="0..1, how far bits move")
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL})")
+    _strip_args(p, "store")
     p.set_defaults(func=run_compress)
 
     p = subparsers.add_parser("decompress", help="decode .sdpic files (or folders of them) to PNG (or --format)")
@@ -40,12 +41,19 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--realism", type=float, default=None, metavar="R",
                    help="0 (faithful: the model's own decoder) .. 1 (most realistic texture, lowered where the file "
                         "gave a region more bits); default: the model's")
+    _strip_args(p, "write")
     p.set_defaults(func=run_decompress)
 
     p = subparsers.add_parser("info", help="show the header of an .sdpic file")
     p.add_argument("input", metavar="IN")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run_info)
+
+
+def _strip_args(p: argparse.ArgumentParser, verb: str) -> None:
+    p.add_argument("--strip-metadata", action="store_true",
+                   help=f"do not {verb} EXIF and XMP (camera, date, GPS...); the colour profile is kept")
+    p.add_argument("--strip-icc", action="store_true", help=f"do not {verb} the ICC colour profile")
 
 
 def _output_args(p: argparse.ArgumentParser) -> None:
@@ -98,27 +106,35 @@ class CompressSettings:
     saliency: str
     roi_strength: float
     model: str
+    strip_metadata: bool = False
+    strip_icc: bool = False
 
 
 def compress_file(settings: CompressSettings, source: Path, output: Path) -> FileStats:
-    """Compress one image file to ``output`` (atomically). Runs in batch workers, so it is module level."""
+    """Compress one image file (pixels, alpha, ICC profile, EXIF, XMP) to ``output`` (atomically). Runs in
+    batch workers, so it is module level."""
     from .api import compress
-    from .image_io import load_image
+    from .format import Section, unpack
 
-    loaded = load_image(source)
-    pixels = loaded.rgb[..., 0] if loaded.greyscale else loaded.rgb
     saliency = settings.saliency if settings.saliency in ("auto", "none") else Path(settings.saliency)
-    data = compress(pixels, quality=settings.quality, saliency=saliency, roi_strength=settings.roi_strength,
-                    model=settings.model, target_bpp=settings.target_bpp)
+    data = compress(source, quality=settings.quality, saliency=saliency, roi_strength=settings.roi_strength,
+                    model=settings.model, target_bpp=settings.target_bpp, strip_metadata=settings.strip_metadata,
+                    strip_icc=settings.strip_icc)
     atomic_write_bytes(output, data)
-    n_pixels = loaded.width * loaded.height
+    header = unpack(data)
+    n_pixels = header.width * header.height
+    carried = "".join(f", {name}" for name, section in (("alpha", Section.ALPHA), ("ICC profile", Section.ICC_PROFILE),
+                                                        ("EXIF", Section.EXIF), ("XMP", Section.XMP))
+                      if section in header.sections)
     return FileStats(len(data), n_pixels, len(data),
-                     f"{source} -> {output}: {len(data)} bytes, {len(data) * 8 / n_pixels:.4f} bpp")
+                     f"{source} -> {output}: {len(data)} bytes, {len(data) * 8 / n_pixels:.4f} bpp{carried}")
 
 
-def decompress_file(source: Path, output: Path, format: str = "png", realism: float | None = None) -> FileStats:
+def decompress_file(source: Path, output: Path, format: str = "png", strip_metadata: bool = False,
+                    strip_icc: bool = False, realism: float | None = None) -> FileStats:
     """Decode one .sdpic file to a lossless image (``format``, a key of LOSSLESS_FORMATS) at ``output``
-    (atomically), at ``realism`` (None: the model's default; see :func:`sdpic.decompress`)."""
+    (atomically), with its alpha and the ICC profile, EXIF and XMP it carries (less what is stripped), at
+    ``realism`` (None: the model's default; see :func:`sdpic.decompress`)."""
     from .api import decompress
 
     if not source.is_file():
@@ -128,6 +144,9 @@ def decompress_file(source: Path, output: Path, format: str = "png", realism: fl
     except OSError as exc:
         raise InputImageError(f"{source}: cannot read ({exc.strerror})") from None
     img = decompress(data, realism=realism)
+    for key, strip in (("icc_profile", strip_icc), ("exif", strip_metadata), ("xmp", strip_metadata)):
+        if strip:
+            img.info.pop(key, None)
     try:
         encoded = encode_lossless(img, LOSSLESS_FORMATS[format])
     except ValueError as exc:
@@ -174,7 +193,8 @@ def is_valid_image(path: Path, fmt: LosslessFormat) -> bool:
 def run_compress(args: argparse.Namespace) -> int:
     if args.saliency not in ("auto", "none") and not Path(args.saliency).is_file():
         raise InputImageError(f"{args.saliency}: saliency mask not found (use auto, none or a mask image)")
-    settings = CompressSettings(args.quality, args.target_bpp, args.saliency, args.roi_strength, args.model)
+    settings = CompressSettings(args.quality, args.target_bpp, args.saliency, args.roi_strength, args.model,
+                                args.strip_metadata, args.strip_icc)
     plan = _plan(args, SUFFIX, image_suffixes(), is_valid_sdpic)
     return _run(args, plan, partial(compress_file, settings), "compressed")
 
@@ -186,7 +206,8 @@ def run_decompress(args: argparse.Namespace) -> int:
 
     realism = None if args.realism is None else check_realism(args.realism)
     plan = _plan(args, fmt.suffix, {SUFFIX}, partial(is_valid_image, fmt=fmt))
-    return _run(args, plan, partial(decompress_file, format=fmt.name, realism=realism), "decompressed")
+    return _run(args, plan, partial(decompress_file, format=fmt.name, strip_metadata=args.strip_metadata,
+                                    strip_icc=args.strip_icc, realism=realism), "decompressed")
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -201,5 +222,9 @@ def run_info(args: argparse.Namespace) -> int:
         print(json.dumps(fields, indent=2))
     else:
         for key, value in fields.items():
+            if key in ("alpha", "icc_profile", "exif", "xmp"):  # what the file carries
+                value = "none" if value is None else f"{value} bytes"
+            elif key == "icc_description" and value is None:
+                continue
             print(f"{key:15s} {value}")
     return 0

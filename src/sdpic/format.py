@@ -4,7 +4,7 @@
 
     offset size field
     0      4    magic  b"SDPC"
-    4      1    format version (1)
+    4      1    format version (1, or 2 when a section of version 2 is present)
     5      2    model id (u16)
     7      8    weights hash (first 8 bytes of the SHA-256 of the weights file)
     15     4    width  (u32, 1..16384)
@@ -17,9 +17,14 @@
     28     ...  n sections: tag (u8), length (u32), payload
     end-4  4    CRC-32 of every byte before it
 
+Version 2 adds optional sections (alpha plane, ICC profile, EXIF, XMP); a file is written as version 1
+unless it has one of them, so files without them stay byte-identical to what older builds wrote, and a
+version-1 reader refuses a version-2 file by its version byte (never decodes it without its alpha).
+
 Parsing checks, in order: minimum length, magic, version, CRC, then every field and section
-(unknown flags or tags, duplicates, missing sections, lengths past the end, size limits). Every
-failure is a :class:`sdpic.FormatError` subclass; the parser never allocates more than the input.
+(unknown flags or tags, duplicates, missing sections, lengths past the end, size limits, the headers
+of the version-2 sections). Every failure is a :class:`sdpic.FormatError` subclass; the parser never
+allocates more than the input.
 """
 
 from __future__ import annotations
@@ -29,11 +34,14 @@ import zlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from . import alpha, metadata
 from .errors import ChecksumError, FormatError, TruncatedFileError, UnsupportedVersionError
 from .image_io import MAX_PIXELS, MAX_SIDE
 
 MAGIC = b"SDPC"
-VERSION = 1
+#: The newest version this build writes; it reads every version in READ_VERSIONS.
+VERSION = 2
+READ_VERSIONS = (1, 2)
 _HEADER = struct.Struct(">4sBH8sIIBBBBB")
 HEADER_SIZE = _HEADER.size  # 28
 _SECTION = struct.Struct(">BI")
@@ -47,9 +55,15 @@ class Section(IntEnum):
     HYPER_LATENTS = 2
     LATENTS = 3
     ESCAPES = 4
+    ALPHA = 5  # version 2
+    ICC_PROFILE = 6  # version 2
+    EXIF = 7  # version 2
+    XMP = 8  # version 2
 
 
 REQUIRED_SECTIONS = {Section.HYPER_LATENTS, Section.LATENTS, Section.ESCAPES}
+#: Sections a version-1 file cannot have (a version-1 reader knows no such tag).
+VERSION_2_SECTIONS = {Section.ALPHA, Section.ICC_PROFILE, Section.EXIF, Section.XMP}
 
 
 class Colour(IntEnum):
@@ -72,11 +86,23 @@ class Container:
     def flags(self) -> int:
         return FLAG_QUALITY_MAP if Section.QUALITY_MAP in self.sections else 0
 
+    @property
+    def version(self) -> int:
+        """The format version the file is written as: 2 only where it needs a version-2 section."""
+        return 2 if VERSION_2_SECTIONS & self.sections.keys() else 1
+
+    @property
+    def metadata(self) -> metadata.Metadata:
+        """The ICC profile, EXIF and XMP sections (verbatim)."""
+        s = self.sections
+        return metadata.Metadata(s.get(Section.ICC_PROFILE), s.get(Section.EXIF), s.get(Section.XMP))
+
 
 def pack(c: Container) -> bytes:
-    """Serialise a container (fields are validated the same way :func:`unpack` checks them)."""
+    """Serialise a container (fields and sections are validated the same way :func:`unpack` checks them)."""
     _check_fields(c.model_id, c.weights_hash, c.width, c.height, int(c.colour), c.quality, c.level, c.flags)
-    head = _HEADER.pack(MAGIC, VERSION, c.model_id, c.weights_hash, c.width, c.height, int(c.colour),
+    _check_version_2_sections(c)
+    head = _HEADER.pack(MAGIC, c.version, c.model_id, c.weights_hash, c.width, c.height, int(c.colour),
                         c.quality, c.level, c.flags, len(c.sections))
     body = b"".join(_SECTION.pack(int(tag), len(data)) + data for tag, data in sorted(c.sections.items()))
     payload = head + body
@@ -110,8 +136,10 @@ def unpack(data: bytes) -> Container:
         raise FormatError("not an .sdpic stream (bad magic bytes)")
     if len(data) < 5:
         raise TruncatedFileError("stream ends inside the header")
-    if data[4] != VERSION:
-        raise UnsupportedVersionError(f"format version {data[4]} is not supported (this build reads {VERSION})")
+    version = data[4]
+    if version not in READ_VERSIONS:
+        raise UnsupportedVersionError(f"format version {version} is not supported (this build reads versions "
+                                      f"{' and '.join(map(str, READ_VERSIONS))})")
     if len(data) < HEADER_SIZE + CRC_SIZE:
         raise TruncatedFileError("stream ends inside the header")
     (_, _, model_id, weights_hash, width, height, colour, quality, level, flags,
@@ -135,8 +163,8 @@ def unpack(data: bytes) -> Container:
     _check_fields(model_id, weights_hash, width, height, colour, quality, level, flags)
     parsed: dict[Section, bytes] = {}
     for tag, span in sections.items():
-        if tag not in Section.__members__.values():
-            raise FormatError(f"unknown section tag {tag}")
+        if tag not in Section.__members__.values() or (version == 1 and tag in VERSION_2_SECTIONS):
+            raise FormatError(f"unknown section tag {tag}" + (" in a version-1 file" if version == 1 else ""))
         if span is None:
             raise FormatError(f"section {Section(tag).name} appears twice")
         parsed[Section(tag)] = data[span[0]: span[0] + span[1]]
@@ -145,5 +173,23 @@ def unpack(data: bytes) -> Container:
         raise FormatError(f"missing sections: {', '.join(sorted(s.name for s in missing))}")
     if bool(flags & FLAG_QUALITY_MAP) != (Section.QUALITY_MAP in parsed):
         raise FormatError("quality-map flag and section disagree")
-    return Container(model_id, weights_hash, width, height, Colour(colour), quality, level, parsed)
+    container = Container(model_id, weights_hash, width, height, Colour(colour), quality, level, parsed)
+    if version != container.version:  # one way to write a file: version 2 only where it is needed
+        raise FormatError("a version-2 file without a version-2 section")
+    _check_version_2_sections(container)
+    return container
+
+
+def _check_version_2_sections(c: Container) -> None:
+    """The alpha plane's WebP header matches the image size; ICC / EXIF / XMP are in their canonical forms
+    and within :data:`sdpic.metadata.MAX_METADATA_BYTES` (checks on bytes only: nothing is decoded)."""
+    if Section.ALPHA in c.sections:
+        alpha.check_header(c.sections[Section.ALPHA], c.width, c.height)
+    meta = c.metadata
+    meta.checked(FormatError)
+    if meta.icc_profile is not None:
+        space = metadata.icc_colour_space(meta.icc_profile)
+        expected = "GRAY" if c.colour == Colour.GREYSCALE else "RGB"
+        if space != expected:
+            raise FormatError(f"ICC profile is for {space} data, the image is {expected}")
 

@@ -118,6 +118,7 @@ class LosslessFormat:
     params: dict = field(default_factory=dict)
     max_side: int | None = None
     note: str = ""
+    alpha: bool = True  # holds RGBA / LA (and ICC profile, EXIF, XMP)
 
 
 #: Decoded images are smooth, so after PNG's per-row filters Huffman coding does nearly all the work:
@@ -129,10 +130,12 @@ DECODED_PNG_PARAMS = {"compress_level": 1, "compress_type": zlib.Z_RLE}
 LOSSLESS_FORMATS = {
     f.name: f for f in (
         LosslessFormat("png", "PNG", ".png", DECODED_PNG_PARAMS, note="zlib level 1, run-length matches"),
-        LosslessFormat("pnm", "PPM", ".pnm", note="binary PPM (RGB) or PGM (greyscale), uncompressed"),
+        LosslessFormat("pnm", "PPM", ".pnm", note="binary PPM (RGB) or PGM (greyscale), uncompressed, no alpha "
+                       "or metadata", alpha=False),
         LosslessFormat("tiff", "TIFF", ".tiff", note="uncompressed"),
-        LosslessFormat("webp", "WEBP", ".webp", {"lossless": True, "quality": 0, "method": 0},
-                       max_side=16383, note="lossless, fastest effort"),
+        # exact: keep the colour under transparent pixels as decoded (libwebp would otherwise change it)
+        LosslessFormat("webp", "WEBP", ".webp", {"lossless": True, "quality": 0, "method": 0, "exact": True},
+                       max_side=16383, note="lossless, fastest effort; greyscale as RGB"),
     )
 }
 
@@ -148,8 +151,20 @@ def lossless_format_for(path: str | os.PathLike) -> LosslessFormat | None:
 
 
 def encode_lossless(img: Image.Image, fmt: LosslessFormat) -> bytes:
-    """Encode a decoded image losslessly in ``fmt`` (raises ValueError where the format cannot hold it)."""
+    """Encode a decoded image losslessly in ``fmt``, with the ICC profile, EXIF and XMP its ``info`` holds (as
+    :func:`sdpic.decompress` sets them; :func:`sdpic.metadata.save_params` says where each goes). Raises
+    ValueError where the format cannot hold the image, its alpha or its metadata: nothing is dropped."""
+    from .metadata import from_pil_info, save_params
+
     if fmt.max_side is not None and max(img.size) > fmt.max_side:
         raise ValueError(f"{fmt.name} holds at most {fmt.max_side} pixels a side; the image is "
                          f"{img.width}x{img.height} (use --format png)")
-    return encode_image(img, fmt.pillow, **fmt.params)
+    if img.mode in ("RGBA", "LA") and not fmt.alpha:
+        raise ValueError(f"{fmt.name} cannot hold the alpha channel of this {img.mode} image "
+                         "(use --format png, tiff or webp)")
+    try:
+        params = save_params(from_pil_info(img.info), fmt.pillow)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (use --format png, tiff or webp, or drop them with --strip-metadata / "
+                         "--strip-icc)") from None
+    return encode_image(img, fmt.pillow, **fmt.params, **params)

@@ -15,7 +15,9 @@ is cheap; the neural decoding runs only when pixels are needed (``load()``, ``co
 A corrupt or unsupported file raises the same typed errors as :func:`sdpic.decompress`
 (:class:`sdpic.FormatError` and its subclasses, :class:`sdpic.ModelMismatchError`), from ``open`` when
 the container is bad and from ``load`` when the model is missing. ``img.info`` holds the header
-fields (``quality``, ``model``, ``bpp`` ...).
+fields (``quality``, ``model``, ``bpp`` ...) and, at open time already, what the file carries in
+Pillow's own keys: ``icc_profile``, ``exif`` (with the ``Exif\0\0`` prefix, as Pillow's JPEG and PNG
+readers give it) and ``xmp``. A file with an alpha plane opens as ``RGBA`` (``LA`` for greyscale).
 
 Realism (:func:`sdpic.decompress`'s ``realism``): Pillow's ``open`` takes no format options, so it is
 set on the opened image before its pixels are used, or for every image through ``options``::
@@ -25,9 +27,11 @@ set on the opened image before its pixels are used, or for every image through `
     sdpic.pillow.options.realism = 0.0        # the same for every image opened afterwards
 
 Save parameters (``img.save(path, **params)``): ``quality`` (0..100, default 50), ``target_bpp``,
-``saliency`` (``"none"``, ``"auto"`` or a mask), ``roi_strength``, ``model`` and ``threads``: the
-arguments of :func:`sdpic.compress`. Pillow has no plugin entry points (it only loads its own
-plugins), so the import is what registers the format; :func:`register` does the same explicitly.
+``saliency`` (``"none"``, ``"auto"`` or a mask), ``roi_strength``, ``model``, ``threads``,
+``strip_metadata`` and ``strip_icc``: the arguments of :func:`sdpic.compress`. The image's alpha and
+its ``info`` metadata are stored; ``icc_profile=``, ``exif=`` (bytes or ``Image.Exif``) and ``xmp=``
+replace those of ``info``, as for Pillow's own formats. Pillow has no plugin entry points (it only loads
+its own plugins), so the import is what registers the format; :func:`register` does the same explicitly.
 """
 
 from __future__ import annotations
@@ -47,7 +51,9 @@ MIME = "image/x-sdpic"
 #: file of that size is far below this). Bigger files are refused before being read into memory.
 MAX_STREAM_BYTES = 1 << 30
 
-_SAVE_PARAMS = ("quality", "target_bpp", "saliency", "roi_strength", "model", "threads")
+_SAVE_PARAMS = ("quality", "target_bpp", "saliency", "roi_strength", "model", "threads", "strip_metadata",
+                "strip_icc")
+_METADATA_PARAMS = ("icc_profile", "exif", "xmp")
 
 
 @dataclass
@@ -78,7 +84,9 @@ class SdpicImageFile(ImageFile.ImageFile):
         self._stream = data
         self.realism: float | None = options.realism
         self._size = (container.width, container.height)
-        self._mode = "L" if container.colour == fmt.Colour.GREYSCALE else "RGB"
+        self._mode = ("L" if container.colour == fmt.Colour.GREYSCALE else "RGB") + (
+            "A" if fmt.Section.ALPHA in container.sections else "")
+        self.info.update(container.metadata.pil_info())
         self.info.update({
             "quality": container.quality,
             "level": container.level,
@@ -113,6 +121,16 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     from .api import compress
 
     params = {k: im.encoderinfo[k] for k in _SAVE_PARAMS if k in im.encoderinfo}
+    overrides = {k: im.encoderinfo[k] for k in _METADATA_PARAMS if k in im.encoderinfo}
+    if overrides:  # save(..., exif=...) replaces info's, on a copy: the caller's image stays as it was
+        im = im.copy()
+        for key, value in overrides.items():
+            if isinstance(value, Image.Exif):
+                value = value.tobytes()
+            if value:
+                im.info[key] = value
+            else:
+                im.info.pop(key, None)
     fp.write(compress(im, **params))
 
 

@@ -126,3 +126,23 @@ def test_sdpic_options_out_of_range_are_parameter_errors(options: dict) -> None:
 
     with pytest.raises(ParameterError):
         SdpicOptions(**options)
+
+
+def test_the_bench_codes_pixels_only_so_metadata_never_counts(tmp_path) -> None:
+    """The rate-distortion tables stay comparable: the bench codes the pixels ``process_image`` loads (an
+    array, composited over white), so a tagged transparent source adds no alpha or metadata bytes."""
+    from PIL import Image
+
+    from sdpic import format as fmt
+    from sdpic.bench.codecs import get_codec
+    from sdpic.image_io import load_image
+    from tests.metadata_helpers import cutout, display_p3, exif_bytes
+
+    path = tmp_path / "tagged.png"
+    Image.fromarray(cutout(32, 48)).save(path, icc_profile=display_p3(), exif=exif_bytes())
+    rgb = load_image(path).rgb  # what sdpic.bench.rd.process_image codes
+    codec = get_codec("sdpic")
+    if not codec.is_available():
+        pytest.skip("sdpic codec unavailable")
+    data = codec.encode(rgb, 50)
+    assert data[4] == 1 and not fmt.VERSION_2_SECTIONS & fmt.unpack(data).sections.keys()

@@ -13,7 +13,12 @@ change. ``rounding_margin`` is how far the encoder's float latents stayed from a
 (0.5 - max |y - ŷ| and the same for z): a float difference smaller than it cannot change a symbol.
 
     .venv/bin/python tests/golden/regenerate.py            # rewrite the manifest and streams
+    .venv/bin/python tests/golden/regenerate.py --add      # add new cases only; committed goldens stay as they are
     .venv/bin/python tests/golden/regenerate.py --check    # compare only; exit 1 if anything differs
+
+The cases with alpha and metadata (``rgba-meta-...``, ``la-...``) pin the version-2 sections: alpha plane
+(lossless WebP from Pillow's libwebp), ICC profile, EXIF, XMP. The version-1 streams before them are the
+files older builds wrote; they must keep decoding to the same latents and pixels.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from sdpic import format as fmt  # noqa: E402
 from sdpic.codec.model import ModelConfig, SdpicModel  # noqa: E402
 from sdpic.zoo import REGISTRY, ModelEntry, entry_by_name, load_model, save_model, weights_hash  # noqa: E402
 from tests.conftest import smooth_image  # noqa: E402
+from tests.metadata_helpers import cutout, display_p3, exif_bytes, xmp_bytes  # noqa: E402
 
 # Every field pinned: the config is stored in the fixture file, whose hash every stream carries, so a
 # changed ModelConfig default (such as the widened λ range) must not change the golden streams.
@@ -64,10 +70,20 @@ class Case:
     quality: float
     greyscale: bool = False
     roi: bool = False  # a saliency mask, so the stream carries a quality-map section
+    alpha: bool = False  # a soft-edged cut-out: an ALPHA section
+    metadata: bool = False  # Display P3 profile, EXIF with GPS, XMP: the other version-2 sections
 
-    def image(self) -> np.ndarray:
+    def image(self) -> np.ndarray | Image.Image:
         img = smooth_image(self.height, self.width, seed=self.seed)
-        return img[..., 1] if self.greyscale else img
+        pixels = img[..., 1] if self.greyscale else img
+        if self.alpha:  # an LA or RGBA image (arrays have no grey-with-alpha shape)
+            plane = cutout(self.height, self.width, seed=self.seed)[..., 3]
+            pixels = Image.fromarray(np.dstack([pixels, plane]), mode="LA" if self.greyscale else "RGBA")
+        if not self.metadata:
+            return pixels
+        tagged = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
+        tagged.info.update({"icc_profile": display_p3(), "exif": exif_bytes(), "xmp": xmp_bytes()})
+        return tagged
 
     def saliency(self) -> np.ndarray | None:
         if not self.roi:
@@ -81,6 +97,8 @@ CASES = [
     Case("grey-37x29-q80", 29, 37, seed=22, quality=80, greyscale=True),
     Case("roi-96x80-q30", 80, 96, seed=23, quality=30, roi=True),
     Case("rgb-1x1-q0", 1, 1, seed=24, quality=0),
+    Case("rgba-meta-64x48-q50", 48, 64, seed=27, quality=50, alpha=True, metadata=True),
+    Case("la-40x24-q60", 24, 40, seed=28, quality=60, greyscale=True, alpha=True),
 ]
 
 
@@ -128,7 +146,7 @@ def decode_latents(data: bytes) -> torch.Tensor:
 def rounding_margin(model_name: str, case: Case, levels: np.ndarray) -> float:
     """0.5 - the largest distance of a coded float value (y - μ, z) from its integer: see the docstring."""
     net = load_model(model_name)
-    rgb = case.image() if not case.greyscale else np.repeat(case.image()[..., None], 3, axis=2)
+    rgb = api._prepare(case.image(), None, False, False).rgb  # what g_a codes (transparent pixels filled)
     q = torch.from_numpy(levels)[None, None]
     with torch.inference_mode():
         y = net.analyse(api.padded_tensor(rgb), q)
@@ -184,6 +202,8 @@ def generate(fixture_path: Path) -> tuple[dict, dict[Path, bytes]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare with the committed goldens, write nothing")
+    parser.add_argument("--add", action="store_true",
+                        help="write only the cases the manifest lacks; committed cases and files stay as they are")
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="sdpic-golden-") as tmp:
@@ -196,6 +216,12 @@ def main() -> int:
         if not same:
             print(json.dumps(manifest, indent=2))
         return 0 if same else 1
+    if args.add:
+        old = json.loads(MANIFEST.read_text())
+        for group in ("fixture", "shipped"):
+            kept = old[group]["cases"]
+            manifest[group]["cases"] = {**kept, **{k: v for k, v in manifest[group]["cases"].items() if k not in kept}}
+            files = {p: b for p, b in files.items() if not (p.parent.name == group and p.stem in kept)}
     for path, data in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
