@@ -41,7 +41,8 @@ export async function decodeLatents(input, options = {}) {
 /**
  * Decode .sdpic bytes to {width, height, data: Uint8ClampedArray RGBA, greyscale, bytes, bpp, timings}.
  * Options: `models` (bundle folder), `synthesis` (decoder name, default "default"), `precision` ("fp32" or
- * "fp16" weights), `stripLatents` (latents per synthesis strip: memory against speed).
+ * "fp16" weights), `stripLatents` (latents per synthesis strip: memory against speed), `latents` (true: also
+ * return what decodeLatents returns, as `latents`).
  */
 export async function decode(input, options = {}) {
   const { synthesis = 'default', precision = 'fp32', stripLatents } = options;
@@ -61,6 +62,7 @@ export async function decode(input, options = {}) {
     width: container.width, height: container.height, data, greyscale, model: model.name,
     bytes: n, bpp: (8 * n) / (container.width * container.height),
     timings: { latents_ms: t1 - t0, load_synthesis_ms: t2 - t1, synthesis_ms: t3 - t2, total_ms: t3 - t0 },
+    ...(options.latents ? { latents } : {}),
   };
 }
 
