@@ -85,14 +85,30 @@ async function runNode() {
   return { results, peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
 }
 
-/** Peak RSS (VmHWM) of the renderer processes of a Chromium profile, in MB. */
+/** Peak RSS (VmHWM) of the renderer processes of the Chromium whose command line names `profile`, in MB. */
 async function rendererPeakMb(profile) {
-  let peak = 0;
+  const procs = new Map();
   for (const pid of await readdir('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
-      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
-      if (!cmdline.includes('--type=renderer') || !cmdline.some((a) => a.includes(profile))) continue;
+      // Chromium rewrites its process titles: the arguments may be one string with blanks
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split(/[\0 ]/);
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      procs.set(Number(pid), { ppid, cmdline });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const roots = new Set([...procs].filter(([, p]) => p.cmdline.some((a) => a.includes(profile))).map(([pid]) => pid));
+  const inTree = (pid) => {
+    for (let p = pid, hops = 0; p > 1 && hops < 64; p = procs.get(p)?.ppid ?? 0, hops++) if (roots.has(p)) return true;
+    return false;
+  };
+  let peak = 0;
+  for (const [pid, p] of procs) {
+    if (!p.cmdline.includes('--type=renderer') || !inTree(pid)) continue;
+    try {
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
       peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)[1]) / 1024);
     } catch {

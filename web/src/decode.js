@@ -1,7 +1,7 @@
 // decode(bytes) -> {width, height, data: RGBA}: the container, the model named by its header, the quality
 // map, the latents, then the synthesis transform strip by strip.
 
-import { FormatError, ParameterError } from './errors.js';
+import { FormatError, ImageTooLargeError, ParameterError, SdpicError } from './errors.js';
 import { Colour, unpack } from './format.js';
 import { decompressLatents } from './latents.js';
 import { loadModel } from './model.js';
@@ -28,6 +28,26 @@ export function latentSize(height, width, pad = 64, stride = 16) {
 export async function decodeLatents(input, options = {}) {
   const bytes = asBytes(input);
   const container = unpack(bytes);
+  return withMemoryErrors(container, () => latentsOf(container, options));
+}
+
+/**
+ * A size the format allows but this machine cannot hold (an allocation past the engine's limits) is an
+ * ImageTooLargeError, not an untyped RangeError. (The tests compare every outcome with the Python
+ * decoder's, so a RangeError of a bug would not hide behind it.)
+ */
+async function withMemoryErrors(container, work) {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof RangeError && !(error instanceof SdpicError)) {
+      throw new ImageTooLargeError(`${container.width}x${container.height}: not enough memory to decode it here (${error.message})`);
+    }
+    throw error;
+  }
+}
+
+async function latentsOf(container, options) {
   const model = await loadModel(container.modelId, container.weightsHash, options);
   const { pad_multiple: pad, latent_stride: stride } = model.constants;
   const [h, w] = latentSize(container.height, container.width, pad, stride);
@@ -54,8 +74,8 @@ export async function decode(input, options = {}) {
   const decoder = await model.synthesis(synthesis, precision);
   const t2 = now();
   const greyscale = container.colour === Colour.GREYSCALE;
-  const data = await decoder.render(latents.yHat, latents.levels, latents.latentHeight, latents.latentWidth,
-    container.width, container.height, { greyscale, stripLatents });
+  const data = await withMemoryErrors(container, () => decoder.render(latents.yHat, latents.levels,
+    latents.latentHeight, latents.latentWidth, container.width, container.height, { greyscale, stripLatents }));
   const t3 = now();
   const n = asBytes(input).length;
   return {

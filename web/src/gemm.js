@@ -6,6 +6,8 @@
 // in float64 in any order, blocked, vectorised or fused. The tests compare the results with the Python
 // decoder's bit for bit all the same (symbol and latent hashes).
 
+import { SdpicError } from './errors.js';
+
 // ONNX model of one MatMul node, o (m x n) = w (m x k) @ a (k x n), float64, written as protobuf here so
 // that it needs no file: ModelProto {ir_version 8, opset 17, graph {node, inputs w a, output o}}.
 function varint(value) {
@@ -58,7 +60,12 @@ export class OrtGemm {
 
   /** w (from weight()) times a (Float64Array, k x n) -> Float64Array (m x n). */
   async matmul(w, a, n) {
-    const out = await this.session.run({ w: w.tensor, a: new this.ort.Tensor('float64', a, [w.k, n]) });
+    let out;
+    try {
+      out = await this.session.run({ w: w.tensor, a: new this.ort.Tensor('float64', a, [w.k, n]) });
+    } catch (error) {
+      throw new SdpicError(`the runtime's matrix product failed (${error?.message ?? error})`);
+    }
     return out.o.data;
   }
 }

@@ -3,7 +3,7 @@
 // memory stays bounded by the strip size, not the image size. Each strip reads `halo` latent rows beyond
 // its own on each side (the manifest says how many the graph needs) and keeps only its own rows.
 
-import { ParameterError } from './errors.js';
+import { ParameterError, SdpicError } from './errors.js';
 
 /** Latents per strip, halo included, unless the caller asks otherwise: ~300 MB of ONNX Runtime memory at the
  * widest (37 kB a latent measured); a Kodak image is one strip, the 10.6 MP photo seven. */
@@ -46,10 +46,15 @@ export class SynthesisDecoder {
       for (let c = 0; c < m; c++) y.set(yHat.subarray((c * h + lo) * w, (c * h + hi) * w), c * rows * w);
       const q = new BigInt64Array(rows * w);
       for (let i = 0; i < rows * w; i++) q[i] = BigInt(levels[lo * w + i]);
-      const result = await this.session.run({
-        [inputs[0]]: new this.ort.Tensor('float32', y, [1, m, rows, w]),
-        [inputs[1]]: new this.ort.Tensor('int64', q, [1, 1, rows, w]),
-      });
+      let result;
+      try {
+        result = await this.session.run({
+          [inputs[0]]: new this.ort.Tensor('float32', y, [1, m, rows, w]),
+          [inputs[1]]: new this.ort.Tensor('int64', q, [1, 1, rows, w]),
+        });
+      } catch (error) {
+        throw new SdpicError(`the synthesis runtime failed on latent rows ${lo}..${hi} (${error?.message ?? error})`);
+      }
       const pixels = result[output];
       const px = pixels.data;
       pixels.dispose?.();
