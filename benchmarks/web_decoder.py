@@ -319,6 +319,42 @@ def _mb(n: float) -> str:
     return f"{n / 1e6:.2f} MB"
 
 
+def _summary_lines(results: Path) -> list[str]:
+    lines = []
+    for label, name in (("Node", "agreement_node.json"), ("Chromium", "agreement_chromium.json")):
+        a = _json(name, results)
+        if a:
+            s = a["summary"]
+            lines.append(f"- {label}: symbols identical on {s['symbols_equal']} of {s['files']} Kodak files, ŷ on "
+                         f"{s['latents_equal']}; pixels within {s['max_difference']} level, {s['differing_pixels']:,} "
+                         f"of {s['pixels']:,} differ ({100 * s['differing_fraction']:.4f}%).")
+    speed = _json("speed.json", results)
+    if speed:
+        k = speed["kodak_q50"]
+        target = "met" if k["chromium"]["median_s"] <= 1.0 else "not met here"
+        share = 100 * k["chromium"]["median_synthesis_s"] / k["chromium"]["median_s"]
+        lines.append(f"- Kodak decode, median: Chromium {k['chromium']['median_s']:.2f} s (target ≤ 1 s: {target}), "
+                     f"Node {k['node']['median_s']:.2f} s, Python {k['python']['median_s']:.2f} s in the same run "
+                     f"(load average ~{speed['load_average_before'][0]:.0f} on 2 cores); the synthesis transform on "
+                     f"ONNX Runtime's WebAssembly is {share:.0f}% of the JavaScript time.")
+        photo = speed.get("photo_10_6_mp")
+        if photo:
+            c, n, p = photo["chromium"], photo["node"], photo["python"]
+            lines.append(f"- 10.6 MP photo: Chromium {c['seconds']:.0f} s, Node {n['seconds']:.0f} s, Python "
+                         f"{p['warm_s']:.0f} s; peak memory {c['peak_rss_mb']:.0f} MB (Chromium renderer), "
+                         f"{n['peak_rss_mb']:.0f} MB (Node), {p['peak_rss_mb']:.0f} MB (Python).")
+    fz = _json("fuzz.json", results)
+    if fz:
+        lines.append(f"- Fuzz corpus: {fz['cases']:,} cases, {fz['same_outcome_as_python']:,} with the Python "
+                     f"decoder's outcome, {len(fz['untyped_exceptions'])} untyped exceptions, {fz['hangs']} hangs.")
+    dl = _json("download.json", results)
+    if dl:
+        t = dl["totals"]
+        lines.append(f"- A page downloads {_mb(t['fp32']['brotli'])} (brotli; {_mb(t['fp32']['bytes'])} raw) with fp32 "
+                     f"weights, {_mb(t['fp16']['brotli'])} ({_mb(t['fp16']['bytes'])}) with fp16.")
+    return [*lines, ""] if lines else []
+
+
 def render(results: Path = RESULTS) -> str:
     """results/web/README.md from the JSON files of the steps in ``results`` (each table names its command)."""
     out = ["# The JavaScript decoder (web/) against the Python decoder", "",
@@ -326,6 +362,7 @@ def render(results: Path = RESULTS) -> str:
            "names the command that measured it. The machine: 2 CPU cores shared with a training job and other "
            "engineers' work, so times vary between runs by tens of percent; Python and JavaScript were timed in the "
            "same run, back to back.", ""]
+    out += _summary_lines(results)
     rows = [(f"agreement_{r}.json", r) for r in ("node", "chromium", "node_fp16")]
     found = [(name, label, data) for name, label in rows if (data := _json(name, results))]
     if found:
