@@ -29,8 +29,3 @@ export function runtime() {
   started = true;
   return ort;
 }
-
-/** The WebAssembly threads in use (ONNX Runtime's setting; 0 means its default). */
-export function runtimeThreads() {
-  return ort.env.wasm.numThreads;
-}
