@@ -8,6 +8,7 @@ for Chromium::
     .venv/bin/python benchmarks/web_decoder.py agreement --runtime node      # Kodak 24 x q10/50/90, saliency auto
     .venv/bin/python benchmarks/web_decoder.py agreement --runtime chromium
     .venv/bin/python benchmarks/web_decoder.py speed                         # Kodak q50 and the 10.6 MP photo
+    .venv/bin/python benchmarks/web_decoder.py threads                       # Node with 1 and 2 threads
     .venv/bin/python benchmarks/web_decoder.py fuzz                          # benchmarks/fuzz_decoder.py's corpus
     .venv/bin/python benchmarks/web_decoder.py sizes
     .venv/bin/python benchmarks/web_decoder.py screenshot
@@ -211,6 +212,22 @@ def speed(args: argparse.Namespace) -> None:
     _write(args.json or RESULTS / "speed.json", report)
 
 
+def threads(args: argparse.Namespace) -> None:
+    """Node on the first Kodak q50 files with 1, 2 and again 1 thread: time and CPU seconds per wall second
+    (above 1 only where a second core is free to take the second thread's share)."""
+    streams = kodak_streams(args.work, (50,))[: args.files]
+    files = [{"name": name, "channels": 3} for name, _ in streams]
+    runs = []
+    for count in (1, 2, 1, 2):
+        out = _node({"mode": "decode", "runtime": "node", "threads": count, "dir": str(args.work), "files": files},
+                    args.work)
+        warm = out["results"][1:]
+        runs.append({"threads": count, "median_s": statistics.median(r["seconds"] for r in warm),
+                     "cpu_per_wall": sum(r["cpu_seconds"] for r in warm) / sum(r["seconds"] for r in warm),
+                     "load_average": _load()})
+    _write(args.json or RESULTS / "threads.json", {"files": len(files), "runs": runs})
+
+
 def fuzz(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT))
     from benchmarks import fuzz_decoder as fz
@@ -291,6 +308,10 @@ def main() -> int:
     p.add_argument("--skip-photo", action="store_true")
     p.add_argument("--json", type=Path, default=None)
     p.set_defaults(func=speed)
+    p = sub.add_parser("threads")
+    p.add_argument("--files", type=int, default=7)
+    p.add_argument("--json", type=Path, default=None)
+    p.set_defaults(func=threads)
     p = sub.add_parser("fuzz")
     p.add_argument("--random-rounds", type=int, default=400)
     p.add_argument("--seed", type=int, default=7)
@@ -409,6 +430,15 @@ def render(results: Path = RESULTS) -> str:
                            f"{r['peak_rss_mb']:.0f} MB ({what}) |")
         out += ["", f"Load average (1/5/15 min) before: {speed['load_average_before']}, after: "
                 f"{speed['load_average_after']}.", "", f"`{speed['command']}` ({speed['date']})", ""]
+    th = _json("threads.json", results)
+    if th:
+        runs = ", ".join(f"{r['threads']} thread{'s' if r['threads'] > 1 else ''} {r['median_s']:.2f} s "
+                         f"({r['cpu_per_wall']:.2f} CPU s per s)" for r in th["runs"])
+        out += ["## One thread or two (Node)", "",
+                f"Kodak q50, the first {th['files']} files, median of all but the first, alternating runs: {runs}. "
+                "Two WebAssembly threads help only where a second core is free: on this shared machine the CPU "
+                "seconds per wall second stayed near one, so the second thread mostly waited.", "",
+                f"`{th['command']}` ({th['date']})", ""]
     fz = _json("fuzz.json", results)
     if fz:
         outcomes = ", ".join(f"{k} {v:,}" for k, v in fz["js_outcomes"].items())

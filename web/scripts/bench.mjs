@@ -79,7 +79,11 @@ async function runNode() {
   } else {
     for (const file of job.files) {
       const reference = file.reference ? await read(file.reference) : null;
-      results.push({ name: file.name, ...(await decodeOne(sdpic, await read(file.name), reference, file.channels, options)) });
+      const bytes = await read(file.name);
+      const cpu = process.cpuUsage();
+      const result = await decodeOne(sdpic, bytes, reference, file.channels, options);
+      const used = process.cpuUsage(cpu);
+      results.push({ name: file.name, ...result, cpu_seconds: (used.user + used.system) / 1e6 });
     }
   }
   return { results, peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
