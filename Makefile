@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install browser demo test lint bench-speed clean
+.PHONY: install browser web demo test lint bench-speed clean
 
 $(STAMP): requirements.lock requirements-nodeps.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,29 @@ browser:
 	  echo "could not install chromium; the browser test will be skipped"; \
 	else echo "chromium/chromedriver missing (not root): the browser test will be skipped"; fi
 
-test: install browser
+# The web decoder (web/): its npm dependencies from the lockfile, its model bundles and test fixtures built
+# from the shipped weights by the Python package (rebuilt when the weights or the code they come from change).
+WEB_MODELS := web/models/models.json
+WEB_FIXTURES := web/test/fixtures/index.json
+WEB_SOURCES := $(wildcard src/sdpic/zoo/*.safetensors src/sdpic/export/*.py src/sdpic/codec/*.py) \
+	src/sdpic/format.py src/sdpic/quality_map.py
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "the web decoder's tests need Node 20+ and npm"; exit 1; }
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB_MODELS): $(STAMP) $(WEB_SOURCES)
+	$(BIN)/sdpic export onnx --out-dir web/models --force
+
+$(WEB_FIXTURES): $(STAMP) $(WEB_SOURCES)
+	$(BIN)/sdpic export fixtures web/test/fixtures --force
+
+web: install web/node_modules/.package-lock.json $(WEB_MODELS) $(WEB_FIXTURES)
+
+test: install browser web
 	$(BIN)/python -m pytest -q
+	cd web && npm test
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
@@ -41,4 +62,4 @@ bench-speed: install
 	$(BIN)/python benchmarks/codec_speed.py
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out .pytest_cache web/node_modules web/models web/test/fixtures web/dist

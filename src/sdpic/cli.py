@@ -23,6 +23,7 @@ _SUBCOMMAND_MODULES = (
     "sdpic.metric.cli",
     "sdpic.bench.cli",
     "sdpic.serve",
+    "sdpic.export.cli",
 )
 
 

@@ -137,7 +137,8 @@ def test_strip_analysis_matches_whole_image_and_ignores_thread_count(
         whole = model.g_a(x, q_pixels, model.quality_encoder(qf)) * model._gain_from_levels(q)
     assert torch.equal(outputs[0], outputs[1])
     assert outputs[0].shape == whole.shape
-    assert torch.allclose(outputs[0], whole, rtol=1e-5, atol=1e-5)
+    # latents reach ~30 here: float32 sums in another order differ by a few 1e-5 (3.4e-5 measured)
+    assert torch.allclose(outputs[0], whole, rtol=1e-5, atol=1e-4)
 
 
 def test_analysis_halo_is_needed(model: SdpicModel, monkeypatch: pytest.MonkeyPatch) -> None:

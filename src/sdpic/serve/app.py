@@ -8,6 +8,9 @@ Routes::
     POST /api/realism/{id}?realism=R   decode the same sdpic file again at realism R (0..1)
     GET  /api/result/{id}/{file}    original.png, sdpic.png, avif.png, jpeg.png, saliency.png,
                                     photo.sdpic (download), decoded.png (download)
+    GET  /web/                      with ``--web DIR``: the web decoder's page (web/dist), which decodes
+                                    .sdpic files in the browser; served cross-origin isolated (COOP/COEP)
+                                    so that its WebAssembly may use threads
 
 The upload is sent raw (``fetch(url, {body: file})``), not as a multipart form: one file, no parser
 dependency, and the size limit is enforced while reading. Results live in memory (the last few only).
@@ -133,8 +136,27 @@ def _parse_request(params) -> Request:
                    realism=number("realism", float))
 
 
-def create_app(limits: Limits = Limits(), threads: int | None = None) -> Starlette:
-    """The ASGI app; ``threads`` sets torch's thread count for the analyses."""
+class CrossOriginIsolated:
+    """An ASGI app's responses with the headers that make a page cross-origin isolated (SharedArrayBuffer,
+    hence WebAssembly threads, in the web decoder's page)."""
+
+    HEADERS = ((b"cross-origin-opener-policy", b"same-origin"), (b"cross-origin-embedder-policy", b"require-corp"))
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        async def send_isolated(message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_isolated)
+
+
+def create_app(limits: Limits = Limits(), threads: int | None = None, web_dir: Path | None = None) -> Starlette:
+    """The ASGI app; ``threads`` sets torch's thread count for the analyses; ``web_dir`` (the web decoder's
+    built page, web/dist) is served at /web/."""
     store = ResultStore()
     busy = threading.Lock()
 
@@ -229,4 +251,6 @@ def create_app(limits: Limits = Limits(), threads: int | None = None) -> Starlet
         Route("/api/result/{key}/{name}", result_file),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+    if web_dir is not None:
+        routes.append(Mount("/web", app=CrossOriginIsolated(StaticFiles(directory=web_dir, html=True)), name="web"))
     return Starlette(routes=routes)

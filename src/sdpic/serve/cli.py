@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import socket
 import sys
+from pathlib import Path
 
 from ..errors import ParameterError, SdpicError
 
@@ -17,6 +18,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-upload-mb", type=float, default=25.0, help="largest upload in MB (default 25)")
     p.add_argument("--max-megapixels", type=float, default=4.0, help="largest photo in megapixels (default 4)")
     p.add_argument("--threads", type=int, default=None, help="torch threads for the analyses")
+    p.add_argument("--web", type=Path, default=None, metavar="DIR",
+                   help="also serve the web decoder's page from DIR (web/dist, built by `npm run build` in web/) "
+                        "at /web/: .sdpic files decoded in the browser")
     p.set_defaults(func=run)
 
 
@@ -42,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("--max-upload-mb and --max-megapixels must be positive")
     if args.threads is not None and args.threads < 1:
         raise ParameterError(f"--threads must be >= 1, got {args.threads}")
+    if args.web is not None and not (args.web / "index.html").is_file():
+        raise ParameterError(f"--web {args.web}: no index.html there (build it: cd web && npm run build)")
     limits = Limits(max_upload_bytes=int(args.max_upload_mb * 1e6), max_pixels=int(args.max_megapixels * 1e6))
-    app = create_app(limits, threads=args.threads)
+    app = create_app(limits, threads=args.threads, web_dir=args.web)
     # Bind the socket here so that --port 0 works and the printed address is the real one.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -57,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     port = sock.getsockname()[1]
     shown_host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
     print(f"sdpic viewer: http://{shown_host}:{port}/  (Ctrl-C to stop)", flush=True)
+    if args.web is not None:
+        print(f"web decoder: http://{shown_host}:{port}/web/", flush=True)
     if not _is_loopback(args.host):
         print("sdpic: warning: the viewer has no login; anyone who can reach this address can upload photos",
               file=sys.stderr, flush=True)

@@ -1,0 +1,76 @@
+// The command-line decoder: PNG files with the decoder's pixels, atomic writes, never over the input or an
+// existing file without --force, typed errors as one line and a non-zero status.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { FIXTURES, index, readPng, referencePixels } from './helpers.js';
+
+const BIN = fileURLToPath(new URL('../bin/sdpic-decode.js', import.meta.url));
+let dir;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sdpic-decode-'));
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+async function run(...args) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { timeout: 120_000 });
+    return { status: 0, stdout, stderr };
+  } catch (error) {
+    if (error.code === undefined || typeof error.code === 'string') throw error;
+    return { status: error.code, stdout: error.stdout, stderr: error.stderr };
+  }
+}
+
+const fixture = (name) => fileURLToPath(new URL(`${name}.sdpic`, FIXTURES));
+
+test('decodes to a PNG with the decoder\'s pixels (RGB, and greyscale as one channel)', async () => {
+  for (const name of ['mask-q30', 'grey-q80']) {
+    const item = index.streams.find((s) => s.name === name);
+    const out = join(dir, `${name}.png`);
+    const { status, stdout } = await run(fixture(name), out, '--threads', '1');
+    assert.equal(status, 0);
+    assert.match(stdout, new RegExp(`${item.width}x${item.height}`));
+    const png = readPng(new Uint8Array(await readFile(out)));
+    assert.equal(png.width, item.width);
+    assert.equal(png.channels, item.colour === 'L' ? 1 : 3);
+    const reference = referencePixels(name);
+    let max = 0;
+    for (let i = 0; i < reference.length; i++) max = Math.max(max, Math.abs(png.pixels[i] - reference[i]));
+    assert.ok(max <= 1);
+  }
+  assert.deepEqual((await readdir(dir)).filter((f) => f.endsWith('.part')), []);
+});
+
+test('refuses an existing output without --force, and the input always', async () => {
+  const out = join(dir, 'exists.png');
+  await writeFile(out, 'keep me');
+  const refused = await run(fixture('rgb-q50'), out);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /exists \(use --force/);
+  assert.equal(await readFile(out, 'utf8'), 'keep me');
+  assert.equal((await run(fixture('rgb-q50'), out, '--force', '--quiet')).status, 0);
+  assert.notEqual(await readFile(out, 'utf8'), 'keep me');
+  const self = await run(fixture('rgb-q50'), fixture('rgb-q50'), '--force');
+  assert.equal(self.status, 1);
+  assert.match(self.stderr, /refusing to overwrite an input/);
+});
+
+test('a corrupt file is one error line and status 1; a bad command line status 2', async () => {
+  const bad = join(dir, 'bad.sdpic');
+  const item = index.corrupt.find((c) => c.outcome === 'ChecksumError');
+  await writeFile(bad, Buffer.from(item.data, 'base64'));
+  const corrupt = await run(bad, join(dir, 'bad.png'));
+  assert.equal(corrupt.status, 1);
+  assert.equal(corrupt.stderr.trim(), 'sdpic-decode: error: CRC-32 mismatch: the stream is corrupted');
+  assert.equal((await run(fixture('rgb-q50'))).status, 2);
+  assert.equal((await run(fixture('rgb-q50'), join(dir, 'x.png'), '--threads', 'many')).status, 2);
+  assert.equal((await run(join(dir, 'missing.sdpic'), join(dir, 'x.png'))).status, 1);
+});
