@@ -36,3 +36,26 @@ def kodak_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"Kodak images not found at {path} (set SDPIC_SHARED)")
     return path
+
+
+@pytest.fixture
+def realism_decoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The sdpic model given a realism decoder (the base g_s with a perturbed realism encoder) and a default
+    realism of 0.5, as a shipped one would be."""
+    from dataclasses import replace
+
+    import torch
+
+    from sdpic import zoo
+    from sdpic.codec.realism import RealismDecoder
+
+    decoder = RealismDecoder.from_base(zoo.load_model("sdpic"))
+    with torch.no_grad():
+        torch.manual_seed(0)
+        decoder.realism_encoder.net[-1].weight.normal_(0, 0.5)
+    path = tmp_path / "realism.safetensors"
+    zoo.save_realism_file(decoder, path, zoo.REGISTRY["sdpic"].path)
+    monkeypatch.setitem(zoo.REGISTRY, "sdpic", replace(zoo.REGISTRY["sdpic"], realism_filename=str(path),
+                                                      default_realism=0.5))
+    monkeypatch.setattr(zoo, "_realism", {})
+    return path

@@ -89,27 +89,6 @@ def test_the_quality_map_is_stored_only_where_it_is_not_uniform() -> None:
     assert decode_levels(sections[fmt.Section.QUALITY_MAP], 2, 3, 40).tolist() == varied.tolist()
 
 
-@pytest.fixture
-def realism_decoder(tmp_path, monkeypatch):
-    """The sdpic model given a realism decoder (the base g_s with a perturbed realism encoder) and a default
-    realism of 0.5, as a shipped one would be."""
-    import torch
-
-    from sdpic import zoo
-    from sdpic.codec.realism import RealismDecoder
-
-    decoder = RealismDecoder.from_base(zoo.load_model("sdpic"))
-    with torch.no_grad():
-        torch.manual_seed(0)
-        decoder.realism_encoder.net[-1].weight.normal_(0, 0.5)
-    path = tmp_path / "realism.safetensors"
-    zoo.save_realism_file(decoder, path, zoo.REGISTRY["sdpic"].path)
-    monkeypatch.setitem(zoo.REGISTRY, "sdpic", replace(zoo.REGISTRY["sdpic"], realism_filename=str(path),
-                                                      default_realism=0.5))
-    monkeypatch.setattr(zoo, "_realism", {})
-    return path
-
-
 def test_realism_zero_is_the_models_own_decoder_and_the_default_realism_is_the_models(realism_decoder) -> None:
     import torch
 

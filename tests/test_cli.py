@@ -217,3 +217,18 @@ def test_strip_flags_and_info_show_what_a_file_carries(tmp_path: Path, tagged_cu
                  "--strip-icc"]) == 0
     plain = Image.open(tmp_path / "s.png")
     assert plain.mode == "RGBA" and not {"icc_profile", "exif", "xmp"} & set(plain.info)
+
+
+def test_decompress_at_a_realism(tmp_path: Path, image_file: Path, realism_decoder: Path, capsys) -> None:
+    import sdpic
+
+    assert main(["compress", str(image_file), "--quality", "30"]) == 0
+    stream = tmp_path / "photo.sdpic"
+    for realism in ("0", "1"):
+        out = tmp_path / f"r{realism}.png"
+        assert main(["decompress", str(stream), "-o", str(out), "--realism", realism, "-j", "1"]) == 0
+        expected = sdpic.decompress(stream.read_bytes(), realism=float(realism))
+        assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected))
+    capsys.readouterr()
+    assert main(["decompress", str(stream), "-o", str(tmp_path / "bad.png"), "--realism", "1.5"]) != 0
+    assert "realism" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()

@@ -151,3 +151,23 @@ def test_la_and_palette_transparency_through_the_plugin() -> None:
     with Image.open(io.BytesIO(buf.getvalue())) as back:
         assert back.mode == "RGBA"
         np.testing.assert_array_equal(np.asarray(back)[..., 3], np.asarray(pal.convert("RGBA"))[..., 3])
+
+
+def test_realism_is_set_on_the_opened_image_or_for_every_image(tmp_path: Path, rgb_image: Image.Image,
+                                                              realism_decoder: Path, monkeypatch) -> None:
+    path = tmp_path / "x.sdpic"
+    rgb_image.save(path, quality=30)
+    data = path.read_bytes()
+    with Image.open(path) as img:
+        assert img.realism is None  # the model's default (0.5 in the fixture)
+        np.testing.assert_array_equal(np.asarray(img), np.asarray(sdpic.decompress(data)))
+    with Image.open(path) as img:
+        img.realism = 0.0
+        np.testing.assert_array_equal(np.asarray(img), np.asarray(sdpic.decompress(data, realism=0)))
+    monkeypatch.setattr(sdpic.pillow.options, "realism", 1.0)
+    with Image.open(path) as img:
+        np.testing.assert_array_equal(np.asarray(img), np.asarray(sdpic.decompress(data, realism=1)))
+    with Image.open(path) as img:
+        img.realism = 3.0
+        with pytest.raises(sdpic.ParameterError, match="realism"):
+            img.load()
