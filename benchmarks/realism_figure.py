@@ -49,7 +49,8 @@ def textured_centre(rgb: np.ndarray) -> tuple[int, int]:
 def _score(ref: np.ndarray, img: np.ndarray) -> str:
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float() / 255  # noqa: E731
     with torch.inference_mode():
-        values = {c: float(get_metric(n)(t(ref), t(img))[0]) for c, n in PERCEPTUAL_COLUMNS.items() if c != "lpips_alex"}
+        values = {c: float(get_metric(n)(t(ref), t(img))[0])
+                  for c, n in PERCEPTUAL_COLUMNS.items() if c != "lpips_alex"}
     return f"LPIPS-VGG {values['lpips_vgg']:.3f}, DISTS {values['dists']:.3f}"
 
 
