@@ -32,6 +32,8 @@ REFERENCES = ("avif", "webp", "jpeg", "vvc")
 METRICS = (("psnr", "PSNR"), ("lpips_alex", "LPIPS-Alex"), ("lpips_vgg", "LPIPS-VGG (held out)"),
            ("dists", "DISTS (held out)"))
 MODEL = "sdpic"
+#: The same files at realism 0, a row of its own where the default model decodes at another realism.
+FAITHFUL = "sdpic-r0"
 NAMES = {"avif": "AVIF", "webp": "WebP", "jpeg": "JPEG", "vvc": "VVC (VVenC)", "jxl": "JPEG XL", "heic": "HEIC"}
 
 
@@ -52,30 +54,34 @@ def _load(results: Path, name: str) -> dict[str, Any] | None:
 
 def comparison_block(results: Path = RESULTS) -> str:
     """The Markdown block: BD-rate table per set, coding times, quality range."""
+    docs = [(label, doc) for label, name in SETS if (doc := _load(results, name)) is not None]
+    decoders = [MODEL, *([FAITHFUL] if any(FAITHFUL in d["codecs"] for _, d in docs) else [])]
     lines = [
         f"BD-rate of `{MODEL}` (the default model) against each codec, at equal quality: negative = smaller files.",
         "",
-        "| images | vs | " + " | ".join(label for _, label in METRICS) + " |",
-        "|---|---|" + "---:|" * len(METRICS),
+        "| images | decoded at | vs | " + " | ".join(label for _, label in METRICS) + " |",
+        "|---|---|---|" + "---:|" * len(METRICS),
     ]
     kodak = None
-    for label, name in SETS:
-        doc = _load(results, name)
-        if doc is None:
-            continue
+    for label, doc in docs:
         kodak = kodak or doc
-        for ref in REFERENCES:
-            if ref not in doc["codecs"] or MODEL not in doc["codecs"]:
+        for codec in decoders:
+            if codec not in doc["codecs"]:
                 continue
-            bd = bd_rates_against(doc, MODEL, ref)
-            cells = " | ".join(_pct(bd.get(m)) for m, _ in METRICS)
-            lines.append(f"| {label} | {NAMES[ref]} | {cells} |")
+            realism = doc["codecs"][codec].get("options", {}).get("realism", 0.0)
+            decoded = f"realism {realism:g}" + (" (default)" if codec == MODEL and len(decoders) > 1 else "")
+            for ref in REFERENCES:
+                if ref not in doc["codecs"]:
+                    continue
+                bd = bd_rates_against(doc, codec, ref)
+                cells = " | ".join(_pct(bd.get(m)) for m, _ in METRICS)
+                lines.append(f"| {label} | {decoded} | {NAMES[ref]} | {cells} |")
     if kodak is None:
         raise ParameterError(f"no RD results under {results}/bench")
     lines += ["", "Mean time per Kodak image (768x512) in the same run (two images at a time on 2 cores), and the "
               "quality range each codec's settings span:", "",
               "| codec | encode s | decode s | PSNR range (dB) |", "|---|---:|---:|---|"]
-    for codec in (MODEL, "sdpic-mse", *REFERENCES):
+    for codec in (MODEL, FAITHFUL, "sdpic-mse", *REFERENCES):
         points = kodak["codecs"].get(codec, {}).get("points", [])
         if not points:
             continue
@@ -83,7 +89,8 @@ def comparison_block(results: Path = RESULTS) -> str:
         dec = sum(p["decode_s"] for p in points) / len(points)
         lo, hi = min(p["psnr"] for p in points), max(p["psnr"] for p in points)
         bpp = f"{min(p['bpp'] for p in points):.2f}–{max(p['bpp'] for p in points):.2f} bpp"
-        lines.append(f"| {NAMES.get(codec, f'`{codec}`')} | {enc:.3f} | {dec:.3f} | {lo:.1f}–{hi:.1f} at {bpp} |")
+        name = f"`{MODEL}` at realism 0" if codec == FAITHFUL else NAMES.get(codec, f"`{codec}`")
+        lines.append(f"| {name} | {enc:.3f} | {dec:.3f} | {lo:.1f}–{hi:.1f} at {bpp} |")
     return "\n".join(lines) + "\n"
 
 

@@ -3,6 +3,7 @@
 #
 #   bash benchmarks/ship.sh sdpic-mse runs/sdpic-mse-s12-export.safetensors [LEARNING-CURVE SNAPSHOTS...]
 #   bash benchmarks/ship.sh sdpic     runs/sdpic-perc-export.safetensors
+#   bash benchmarks/ship.sh sdpic-realism runs/realism-export.safetensors   # sdpic's realism decoder
 #
 # Stop training first (the bench records encode/decode times). What it does, in order:
 #   1. installs WEIGHTS as src/sdpic/zoo/MODEL.safetensors (atomic rename);
@@ -35,7 +36,16 @@ cd "$ROOT"
 PY=.venv/bin/python
 SDPIC=.venv/bin/sdpic
 ZOO=src/sdpic/zoo/$MODEL.safetensors
-[ -f "$ZOO" ] || { echo "error: no zoo model $MODEL ($ZOO)" >&2; exit 2; }
+CODECS=$MODEL
+if [ "$MODEL" = sdpic-realism ]; then
+  # the realism decoder of sdpic's files: sdpic's rows (decoded at its default realism) and sdpic-r0's
+  # (the same files at realism 0) are what change; the default realism is ModelEntry.default_realism
+  MODEL=sdpic
+  CODECS=sdpic,sdpic-r0
+  $PY -c "from sdpic.zoo import load_realism_file, REGISTRY; load_realism_file('$WEIGHTS', REGISTRY['sdpic'].path)" \
+    || { echo "error: $WEIGHTS is not a realism decoder for the shipped sdpic" >&2; exit 2; }
+fi
+[ -f "$ZOO" ] || [ "$CODECS" != "$MODEL" ] || { echo "error: no zoo model $MODEL ($ZOO)" >&2; exit 2; }
 [ -f "$WEIGHTS" ] || { echo "error: no such weights file $WEIGHTS" >&2; exit 2; }
 if pgrep -f "sdpic(\.cli)? train" >/dev/null; then
   echo "error: a training run is going; stop it first (the bench records timings)" >&2
@@ -74,19 +84,23 @@ if [ "$MODEL" = sdpic-mse ]; then
   $PY benchmarks/learning_curve.py "$ZOO" --limit 24 --out results/codec/kodak24_final.json
 fi
 
-step "Kodak rate-distortion rows of $MODEL"
-$SDPIC bench rd --images ../shared/data/kodak --codecs "$MODEL" --update results/bench/kodak_rd.json \
+step "Kodak rate-distortion rows of $CODECS"
+$SDPIC bench rd --images ../shared/data/kodak --codecs "$CODECS" --update results/bench/kodak_rd.json \
   --plot results/bench/kodak --workers 2 --force
 # Every card, not only MODEL's: each card's BD-rate table compares its model with the other zoo models too.
 for CARD in src/sdpic/zoo/MODEL_CARD_*.md; do
   NAME=${CARD##*/MODEL_CARD_}
   $SDPIC bench report results/bench/kodak_rd.json --codec "${NAME%.md}" --into "$CARD"
 done
+# sdpic's card also shows its files at realism 0 (the bench's sdpic-r0, when sdpic decodes at another default)
+if grep -q -- "--codec sdpic-r0: begin" src/sdpic/zoo/MODEL_CARD_sdpic.md; then
+  $SDPIC bench report results/bench/kodak_rd.json --codec sdpic-r0 --into src/sdpic/zoo/MODEL_CARD_sdpic.md
+fi
 $SDPIC bench report results/bench/kodak_rd.json --reference jpeg > results/bench/kodak_table_vs_jpeg.md
 $SDPIC bench report results/bench/kodak_rd.json --reference webp > results/bench/kodak_table_vs_webp.md
 
-step "COCO photos rate-distortion rows of $MODEL"
-$SDPIC bench rd --images ../shared/data/coco128/train2017 --limit 16 --dataset coco16 --codecs "$MODEL" \
+step "COCO photos rate-distortion rows of $CODECS"
+$SDPIC bench rd --images ../shared/data/coco128/train2017 --limit 16 --dataset coco16 --codecs "$CODECS" \
   --update results/bench/coco16_rd.json --plot results/bench/coco16 --workers 2 --force
 
 if [ "$MODEL" = "$($PY -c 'from sdpic.zoo import DEFAULT_MODEL; print(DEFAULT_MODEL)')" ]; then

@@ -180,6 +180,8 @@ class RealismTrainer:
         self.disc.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        for group in self.opt_d.param_groups:  # a resumed run may change it; the decoder's is set every step
+            group["lr"] = self.cfg.disc_lr
         self.step, self.optimizer_start = int(state["step"]), int(state.get("optimizer_start", 0))
         if self.average is not None:
             self.average = WeightAverage(self.decoder, self.cfg.ema_decay, state.get("weight_average"))
@@ -358,6 +360,8 @@ def train_realism(cfg: RealismConfig) -> Path:
                 snapshot_step = step
             if time.monotonic() - last_ckpt > 60 * cfg.checkpoint_minutes:
                 _save(trainer, ckpt_path)
+                if cfg.save_state:  # kept current: a machine that goes away leaves at most these minutes
+                    trainer.save_state_file(cfg.save_state)
                 last_ckpt = time.monotonic()
     finally:
         bar.close()
