@@ -70,8 +70,19 @@ export OMP_WAIT_POLICY=PASSIVE
 step() { echo; echo "== $(date -u +%H:%M:%S) UTC: $*"; }
 
 step "install $WEIGHTS as $ZOO"
-cp "$WEIGHTS" "$ZOO.tmp"
-mv "$ZOO.tmp" "$ZOO"
+if [ "$CODECS" != "$MODEL" ]; then  # a realism decoder: rewritten in the shipped form (float16, metadata kept)
+  $PY - "$WEIGHTS" "$ZOO" <<'EOF'
+import sys
+from safetensors import safe_open
+from sdpic.zoo import REGISTRY, load_realism_file, save_realism_file
+with safe_open(sys.argv[1], framework="pt") as fh:
+    meta = {k: v for k, v in (fh.metadata() or {}).items() if k in ("steps", "settings")}
+save_realism_file(load_realism_file(sys.argv[1], REGISTRY["sdpic"].path), sys.argv[2], REGISTRY["sdpic"].path, meta)
+EOF
+else
+  cp "$WEIGHTS" "$ZOO.tmp"
+  mv "$ZOO.tmp" "$ZOO"
+fi
 $PY -c "from pathlib import Path; from sdpic.zoo import weights_hash; print('weights', weights_hash(Path('$ZOO')).hex())"
 
 if [ "$MODEL" = sdpic-mse ]; then
