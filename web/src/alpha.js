@@ -44,9 +44,10 @@ export function setWebpWasmUrl(url) {
   ready = null;
 }
 
-function defaultWasmUrl() {
-  if (typeof globalThis.process?.versions?.node === 'string' && typeof import.meta.resolve === 'function') {
-    return new URL(import.meta.resolve('@jsquash/webp/codec/dec/webp_dec.wasm'));
+async function defaultWasmUrl() {
+  if (typeof globalThis.process?.versions?.node === 'string') { // where npm installed @jsquash/webp
+    const [{ createRequire }, { pathToFileURL }] = await Promise.all([import('node:module'), import('node:url')]);
+    return pathToFileURL(createRequire(import.meta.url).resolve('@jsquash/webp/codec/dec/webp_dec.wasm'));
   }
   // the browser build copies it beside the bundle (scripts/build.mjs)
   return new URL('webp_dec.wasm', import.meta.url);
@@ -71,11 +72,12 @@ function forget(promise, clear) {
 function instance() {
   if (compiled === null) {
     compiled = forget((async () => {
-      const url = wasmUrl === undefined ? defaultWasmUrl() : new URL(wasmUrl, globalThis.location?.href);
+      let url;
       try {
+        url = wasmUrl === undefined ? await defaultWasmUrl() : new URL(wasmUrl, globalThis.location?.href);
         return await WebAssembly.compile(await readWasm(url));
       } catch (error) {
-        throw new SdpicError(`cannot load the WebP decoder's WebAssembly from ${url.href} (${error.message})`);
+        throw new SdpicError(`cannot load the WebP decoder's WebAssembly from ${url?.href ?? wasmUrl} (${error.message})`);
       }
     })(), () => {
       compiled = null;

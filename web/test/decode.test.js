@@ -106,3 +106,16 @@ test('model bundles: a missing folder, and files that disagree with the manifest
   await writeFile(join(dir, 'sdpic.json'), JSON.stringify(manifest));
   await assert.rejects(decode(stream('rgb-q50'), { models: dir }), UnsafeWeightsError);
 });
+
+test('the WebP decoder\'s WebAssembly missing: a typed error for files with an alpha plane only', async () => {
+  const { setWebpWasmUrl } = await import('../src/alpha.js');
+  configureRuntime({ webpWasm: new URL('no-such-webp_dec.wasm', import.meta.url).href });
+  try {
+    await assert.rejects(decode(stream('golden-la-40x24-q60')),
+      (e) => e instanceof SdpicError && !(e instanceof FormatError) && /WebP decoder's WebAssembly/.test(e.message));
+    assert.equal((await decode(stream('golden-grey-37x29-q80'))).mode, 'L'); // no alpha plane: not needed
+  } finally {
+    setWebpWasmUrl(undefined);
+  }
+  assert.equal((await decode(stream('golden-la-40x24-q60'))).mode, 'LA');
+});
