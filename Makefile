@@ -36,7 +36,7 @@ browser:
 WEB_MODELS := web/models/models.json
 WEB_FIXTURES := web/test/fixtures/index.json
 WEB_SOURCES := $(wildcard src/sdpic/zoo/*.safetensors src/sdpic/export/*.py src/sdpic/codec/*.py) \
-	src/sdpic/format.py src/sdpic/quality_map.py
+	src/sdpic/format.py src/sdpic/quality_map.py src/sdpic/alpha.py src/sdpic/metadata.py src/sdpic/zoo/__init__.py
 
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "the web decoder's tests need Node 20+ and npm"; exit 1; }
@@ -46,8 +46,8 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 $(WEB_MODELS): $(STAMP) $(WEB_SOURCES)
 	$(BIN)/sdpic export onnx --out-dir web/models --force
 
-$(WEB_FIXTURES): $(STAMP) $(WEB_SOURCES)
-	$(BIN)/sdpic export fixtures web/test/fixtures --force
+$(WEB_FIXTURES): $(STAMP) $(WEB_SOURCES) $(wildcard tests/golden/shipped/*.sdpic)
+	$(BIN)/sdpic export fixtures web/test/fixtures --golden tests/golden/shipped --force
 
 web: install web/node_modules/.package-lock.json $(WEB_MODELS) $(WEB_FIXTURES)
 

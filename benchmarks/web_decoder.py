@@ -9,7 +9,10 @@ for Chromium::
     .venv/bin/python benchmarks/web_decoder.py agreement --runtime chromium
     .venv/bin/python benchmarks/web_decoder.py speed                         # Kodak q50 and the 10.6 MP photo
     .venv/bin/python benchmarks/web_decoder.py threads                       # Node with 1 and 2 threads
+    .venv/bin/python benchmarks/web_decoder.py alpha                         # ECSSD cut-outs: RGBA and LA files
+    .venv/bin/python benchmarks/web_decoder.py realism                       # the fixtures' realism decoder, Kodak
     .venv/bin/python benchmarks/web_decoder.py fuzz                          # benchmarks/fuzz_decoder.py's corpus
+    .venv/bin/python benchmarks/web_decoder.py fuzz --version-2              # ... its version-2 sections
     .venv/bin/python benchmarks/web_decoder.py sizes
     .venv/bin/python benchmarks/web_decoder.py screenshot
     .venv/bin/python benchmarks/web_decoder.py readme
@@ -39,6 +42,8 @@ KODAK = SHARED / "data" / "kodak"
 PHOTO = SHARED / "data" / "photos_hr" / "lomiri1604_Bridge_by_Sander_Klootwijk.jpg"  # 4352x2448, 10.6 MP
 QUALITIES = (10, 50, 90)
 THREADS = 2
+ECSSD = SHARED / "data" / "ecssd"
+FIXTURES = WEB / "test" / "fixtures"
 
 
 def _command() -> str:
@@ -228,13 +233,107 @@ def threads(args: argparse.Namespace) -> None:
     _write(args.json or RESULTS / "threads.json", {"files": len(files), "runs": runs})
 
 
+def _alpha_streams(work: Path, images: int) -> list[tuple[str, dict, int]]:
+    """sdpic files of ECSSD validation photos cut out with their masks (benchmarks/alpha_overhead.py's binary,
+    soft and icon cut-outs, RGBA; the soft one also as grey + alpha), quality 50, the Python decoder's records
+    and colour pixels (cached in ``work``): (file name, record, colour channels)."""
+    import numpy as np
+    from PIL import Image
+
+    import sdpic
+    from benchmarks.alpha_overhead import cutouts
+    from sdpic.export.reference import decode_record, decoded_pixels
+
+    if not (ECSSD / "masks").is_dir():
+        raise SystemExit(f"ECSSD not found at {ECSSD} (set SDPIC_SHARED)")
+    split = json.loads((ROOT / "src" / "sdpic" / "saliency" / "split.json").read_text())
+    out = []
+    work.mkdir(parents=True, exist_ok=True)
+    for image_id in split["val"][:images]:
+        kinds = cutouts(ECSSD, image_id)
+        grey = np.asarray(Image.fromarray(kinds["soft"], "RGBA").convert("LA"))
+        for kind, pixels, mode in (*((k, v, "RGBA") for k, v in kinds.items()), ("soft-grey", grey, "LA")):
+            name = f"alpha-{image_id}-{kind}"
+            stream, raw, meta = work / f"{name}.sdpic", work / f"{name}.raw", work / f"{name}.json"
+            if not meta.is_file():
+                data = sdpic.compress(Image.fromarray(pixels, mode), quality=50, threads=THREADS)
+                stream.write_bytes(data)
+                raw.write_bytes(decoded_pixels(data).tobytes())
+                meta.write_text(json.dumps(decode_record(data)))
+            out.append((stream.name, json.loads(meta.read_text()), 1 if mode == "LA" else 3))
+    return out
+
+
+def alpha(args: argparse.Namespace) -> None:
+    """The alpha plane of real cut-outs through the JavaScript decoder (Node): bit-exact against Python's."""
+    streams = _alpha_streams(args.work, args.images)
+    files = [{"name": name, "reference": name.replace(".sdpic", ".raw"), "channels": channels}
+             for name, _, channels in streams]
+    out = _node({"mode": "decode", "runtime": "node", "threads": THREADS, "dir": str(args.work), "files": files},
+                args.work)
+    rows = []
+    for (name, record, _), result in zip(streams, out["results"], strict=True):
+        rows.append({"file": name, "mode": result["mode"], "python_mode": record["mode"],
+                     "alpha_equal": record["alpha"] is not None and result["alpha"] == record["alpha"],
+                     "symbols_equal": result["symbols"] == record["symbols"],
+                     "differing_pixels": result["differing"], "max_difference": result["max"],
+                     "pixels": record["width"] * record["height"], "bytes": record["bytes"],
+                     "alpha_ms": result["timings"]["alpha_ms"]})
+    summary = {"files": len(rows), "modes_equal": sum(r["mode"] == r["python_mode"] for r in rows),
+               "alpha_equal": sum(r["alpha_equal"] for r in rows),
+               "symbols_equal": sum(r["symbols_equal"] for r in rows),
+               "max_difference": max(r["max_difference"] for r in rows),
+               "differing_pixels": sum(r["differing_pixels"] for r in rows), "pixels": sum(r["pixels"] for r in rows),
+               "median_alpha_ms": statistics.median(r["alpha_ms"] for r in rows[1:])}
+    _write(args.json or RESULTS / "alpha.json", {
+        "images": "ECSSD validation photos cut out with their masks (benchmarks/alpha_overhead.py: binary, soft, icon; "
+                  "soft also as grey + alpha), quality 50", "runtime": "node", "summary": summary, "files": rows})
+
+
+def realism(args: argparse.Namespace) -> None:
+    """The realism decoder in Node against Python's (``sdpic.api.synthesise_pixels``) on Kodak q50 with saliency
+    auto (a quality map, so the realism map varies): the test fixtures' realism decoder (``sdpic export
+    fixtures``: the base g_s with a random realism encoder; no trained one ships yet), its bundle folder."""
+    from sdpic import api
+    from sdpic import format as fmt
+    from sdpic.zoo import entry_by_name, load_realism_file
+
+    models = FIXTURES / "realism-models"
+    if not (models / "sdpic.json").is_file():
+        raise SystemExit(f"no realism fixtures in {FIXTURES} (make web)")
+    decoder = load_realism_file(models / "fixture-realism.safetensors", entry_by_name("sdpic").path)
+    streams = kodak_streams(args.work, (50,))[: args.files]
+    report: dict = {"decoder": "web/test/fixtures/realism-models (sdpic export fixtures)", "quality": 50,
+                    "saliency": "auto", "values": {}}
+    for value in args.values:
+        files = []
+        for name, _ in streams:
+            data = (args.work / name).read_bytes()
+            container = fmt.unpack(data)
+            net, y_hat, q_levels = api.decode_latents(container, threads=THREADS)
+            raw = args.work / name.replace(".sdpic", f".realism{value}.raw")
+            raw.write_bytes(api.synthesise_pixels(container, net, y_hat, q_levels, value, threads=THREADS,
+                                                  decoder=decoder).tobytes())
+            files.append({"name": name, "reference": raw.name, "channels": 3})
+        out = _node({"mode": "decode", "runtime": "node", "threads": THREADS, "realism": value, "models": str(models),
+                     "dir": str(args.work), "files": files}, args.work)
+        results = out["results"]
+        report["values"][str(value)] = {
+            "files": len(results), "max_difference": max(r["max"] for r in results),
+            "differing_pixels": sum(r["differing"] for r in results),
+            "pixels": sum(r["width"] * r["height"] for r in results),
+            "median_s": statistics.median(r["seconds"] for r in results[1:])}
+    _write(args.json or RESULTS / "realism.json", report)
+
+
 def fuzz(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(ROOT))
     from benchmarks import fuzz_decoder as fz
     from sdpic.export.reference import decode_record
 
-    seeds = fz.seed_streams()
-    cases = list(fz.structured_cases(seeds, random.Random(args.seed), args.random_rounds))
+    seeds = fz.version_2_seed_streams() if args.version_2 else fz.seed_streams()
+    tags = fz.VERSION_2_TAGS if args.version_2 else None
+    cases = list(fz.structured_cases(seeds, random.Random(args.seed), args.random_rounds, tags))
     args.work.mkdir(parents=True, exist_ok=True)
     python, t0 = [], time.perf_counter()
     for _, _, data in cases:
@@ -248,22 +347,31 @@ def fuzz(args: argparse.Namespace) -> None:
     js_s = time.perf_counter() - t0
     outcomes, agree, disagree, untyped = Counter(), 0, [], []
     slowest = max(out["results"], key=lambda r: r["seconds"])
+
+    def same_image(py: dict, js: dict) -> bool:
+        return js["symbols"] == py["symbols"] and js["alpha"] == py["alpha"] and js["mode"] == py["mode"]
+
     for (phase, name, _), py, js in zip(cases, python, out["results"], strict=True):
-        same = js["outcome"] == py["outcome"] and (js["outcome"] != "image" or js["symbols"] == py["symbols"])
+        same = js["outcome"] == py["outcome"] and (js["outcome"] != "image" or same_image(py, js))
         outcomes[js["outcome"]] += 1
         agree += same
         if js["outcome"].startswith("untyped"):
             untyped.append(f"{phase}/{name}: {js['outcome']}")
         elif not same:
             disagree.append(f"{phase}/{name}: js {js['outcome']}, python {py['outcome']}")
-    _write(args.json or RESULTS / "fuzz.json", {
-        "corpus": "benchmarks/fuzz_decoder.py structured phase: truncation at every byte of its 4 seed streams, "
-                  f"every header field at boundary and random values, {args.random_rounds} rounds of bit flips "
-                  "(1/8/64, CRC kept and recomputed), section edits and random bytes",
+    images = [(py, js) for py, js in zip(python, out["results"], strict=True) if js["outcome"] == "image"]
+    focus = " inside the version-2 sections (tags 5-8) only" if args.version_2 else ""
+    _write(args.json or RESULTS / ("fuzz_version_2.json" if args.version_2 else "fuzz.json"), {
+        "corpus": f"benchmarks/fuzz_decoder.py{' --version-2' if args.version_2 else ''} structured phase: truncation "
+                  f"at every byte of its {len(seeds)} seed streams, every header field at boundary and random values, "
+                  f"{args.random_rounds} rounds of bit flips (1/8/64, CRC kept and recomputed), section edits"
+                  f"{focus} and random bytes",
         "seed_stream_bytes": [len(s) for s in seeds], "cases": len(cases), "js_outcomes": dict(outcomes.most_common()),
-        "same_outcome_as_python": agree, "images_with_python_symbols": sum(
-            1 for py, js in zip(python, out["results"], strict=True)
-            if js["outcome"] == "image" and js["symbols"] == py["symbols"]),
+        "same_outcome_as_python": agree,
+        "images_with_python_symbols": sum(js["symbols"] == py["symbols"] for py, js in images),
+        "images_with_alpha_plane": sum(py.get("alpha") is not None for py, _ in images),
+        "images_with_python_alpha_plane": sum(py.get("alpha") is not None and js["alpha"] == py["alpha"]
+                                              for py, js in images),
         "untyped_exceptions": untyped, "disagreements": disagree[:50],
         "slowest_case_s": {"name": slowest["name"], "seconds": slowest["seconds"]},
         "js_total_s": js_s, "python_total_s": python_s, "peak_rss_mb": out["peak_rss_mb"],
@@ -271,7 +379,9 @@ def fuzz(args: argparse.Namespace) -> None:
 
 
 def sizes(args: argparse.Namespace) -> None:
-    out = _node({"mode": "sizes"}, args.work)
+    realism = FIXTURES / "realism-models"
+    out = _node({"mode": "sizes", **({"realism_bundle": str(realism)} if (realism / "sdpic.json").is_file() else {})},
+                args.work)
     files = out["files"]
     page = ["index.html", "style.css", "js/page.js", "js/sdpic.js", "js/ort-wasm-simd-threaded.wasm",
             "models/models.json", "models/sdpic.json", "models/sdpic.bin"]
@@ -281,18 +391,45 @@ def sizes(args: argparse.Namespace) -> None:
         totals[variant] = {k: sum(files[f][k] for f in [*page, onnx]) for k in ("bytes", "gzip", "brotli")}
     _write(args.json or RESULTS / "download.json", {
         "what": "what the page loads to decode a file of the default model (sdpic): the page, the decoder bundle, "
-                "ONNX Runtime's WebAssembly, the model's manifest and tables, and one synthesis ONNX file",
-        "totals": totals, "files": files, "onnxruntime_web": out["onnxruntime_web"]})
+                "ONNX Runtime's WebAssembly, the model's manifest and tables, and one synthesis ONNX file; a file with "
+                "an alpha plane also loads the WebP decoder's WebAssembly (js/webp_dec.wasm, libwebp from "
+                "@jsquash/webp), and realism above 0 the realism decoder's ONNX file",
+        "totals": totals, "files": files, "alpha_decoder": files["js/webp_dec.wasm"],
+        "realism_onnx": out.get("realism_onnx"), "onnxruntime_web": out["onnxruntime_web"],
+        "jsquash_webp": json.loads((WEB / "node_modules/@jsquash/webp/package.json").read_text())["version"]})
+
+
+def _cutout_with_metadata(work: Path) -> str:
+    """An ECSSD cut-out (soft edge, RGBA) with EXIF and XMP, quality 50: what the page shows of such a file."""
+    from PIL import Image
+
+    import sdpic
+    from benchmarks.alpha_overhead import cutouts
+    from tests.metadata_helpers import exif_bytes, xmp_bytes
+
+    stream = work / "cutout-meta-q50.sdpic"
+    if not stream.is_file():
+        split = json.loads((ROOT / "src" / "sdpic" / "saliency" / "split.json").read_text())
+        img = Image.fromarray(cutouts(ECSSD, split["val"][0])["soft"], "RGBA")
+        img.info.update({"exif": exif_bytes(), "xmp": xmp_bytes()})
+        work.mkdir(parents=True, exist_ok=True)
+        stream.write_bytes(sdpic.compress(img, quality=50, threads=THREADS))
+    return stream.name
 
 
 def screenshot(args: argparse.Namespace) -> None:
-    name, _ = _encode(args.work, KODAK / "kodim23.png", 50, "kodim23-q50")
-    out = _node({"mode": "screenshot", "dir": str(args.work), "files": [{"name": name}], "out": str(args.out)},
+    if args.source == "alpha":
+        name, out_png, record = _cutout_with_metadata(args.work), args.out or RESULTS / "page_alpha.png", \
+            "screenshot_alpha.json"
+    else:
+        name = _encode(args.work, KODAK / "kodim23.png", 50, "kodim23-q50")[0]
+        out_png, record = args.out or RESULTS / "page.png", "screenshot.json"
+    out = _node({"mode": "screenshot", "dir": str(args.work), "files": [{"name": name}], "out": str(out_png)},
                 args.work)
     if out["state"] != "done":
         raise SystemExit(f"the page did not decode the file: {out}")
-    _write(RESULTS / "screenshot.json", {"file": name, "shown": out["text"], "page_errors": out["errors"],
-                                         "screenshot": str(args.out.relative_to(ROOT))})
+    _write(RESULTS / record, {"file": name, "shown": out["text"], "page_errors": out["errors"],
+                              "screenshot": str(out_png.relative_to(ROOT))})
 
 
 def main() -> int:
@@ -312,7 +449,18 @@ def main() -> int:
     p.add_argument("--files", type=int, default=7)
     p.add_argument("--json", type=Path, default=None)
     p.set_defaults(func=threads)
+    p = sub.add_parser("alpha")
+    p.add_argument("--images", type=int, default=6, help="first N ECSSD validation ids (4 files each)")
+    p.add_argument("--json", type=Path, default=None)
+    p.set_defaults(func=alpha)
+    p = sub.add_parser("realism")
+    p.add_argument("--files", type=int, default=8, help="the first N Kodak images")
+    p.add_argument("--values", type=float, nargs="+", default=[0.5, 1.0])
+    p.add_argument("--json", type=Path, default=None)
+    p.set_defaults(func=realism)
     p = sub.add_parser("fuzz")
+    p.add_argument("--version-2", action="store_true",
+                   help="the version-2 seeds only, section edits inside the version-2 sections")
     p.add_argument("--random-rounds", type=int, default=400)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--json", type=Path, default=None)
@@ -321,7 +469,9 @@ def main() -> int:
     p.add_argument("--json", type=Path, default=None)
     p.set_defaults(func=sizes)
     p = sub.add_parser("screenshot")
-    p.add_argument("--out", type=Path, default=RESULTS / "page.png")
+    p.add_argument("--source", choices=["kodak", "alpha"], default="kodak",
+                   help="kodak: kodim23 (page.png); alpha: an ECSSD cut-out with EXIF and XMP (page_alpha.png)")
+    p.add_argument("--out", type=Path, default=None)
     p.set_defaults(func=screenshot)
     p = sub.add_parser("readme")
     p.set_defaults(func=lambda a: readme())
@@ -364,15 +514,31 @@ def _summary_lines(results: Path) -> list[str]:
             lines.append(f"- 10.6 MP photo: Chromium {c['seconds']:.0f} s, Node {n['seconds']:.0f} s, Python "
                          f"{p['warm_s']:.0f} s; peak memory {c['peak_rss_mb']:.0f} MB (Chromium renderer), "
                          f"{n['peak_rss_mb']:.0f} MB (Node), {p['peak_rss_mb']:.0f} MB (Python).")
-    fz = _json("fuzz.json", results)
-    if fz:
-        lines.append(f"- Fuzz corpus: {fz['cases']:,} cases, {fz['same_outcome_as_python']:,} with the Python "
-                     f"decoder's outcome, {len(fz['untyped_exceptions'])} untyped exceptions, {fz['hangs']} hangs.")
+    rz = _json("realism.json", results)
+    if rz:
+        parts = ", ".join(f"realism {v}: within {r['max_difference']} level, {r['differing_pixels']:,} of "
+                          f"{r['pixels']:,} differ" for v, r in rz["values"].items())
+        lines.append(f"- Realism decoder (a test one, Kodak q50, Node) against Python's: {parts}.")
+    al = _json("alpha.json", results)
+    if al:
+        s = al["summary"]
+        lines.append(f"- Alpha planes (ECSSD cut-outs, RGBA and LA, Node): {s['alpha_equal']} of {s['files']} "
+                     f"bit-exact, modes {s['modes_equal']} of {s['files']}; colour within {s['max_difference']} level.")
+    for name, label in (("fuzz.json", "Fuzz corpus"), ("fuzz_version_2.json", "Fuzz corpus of the version-2 sections")):
+        fz = _json(name, results)
+        if fz:
+            alpha = (f", {fz['images_with_python_alpha_plane']:,} of {fz['images_with_alpha_plane']:,} decoded alpha "
+                     "planes bit-exact" if "images_with_alpha_plane" in fz else "")
+            lines.append(f"- {label}: {fz['cases']:,} cases, {fz['same_outcome_as_python']:,} with the Python "
+                         f"decoder's outcome{alpha}, {len(fz['untyped_exceptions'])} untyped exceptions, "
+                         f"{fz['hangs']} hangs.")
     dl = _json("download.json", results)
     if dl:
         t = dl["totals"]
+        alpha = (f"; files with an alpha plane also load libwebp's decoder, {_mb(dl['alpha_decoder']['brotli'])}"
+                 if dl.get("alpha_decoder") else "")
         lines.append(f"- A page downloads {_mb(t['fp32']['brotli'])} (brotli; {_mb(t['fp32']['bytes'])} raw) with fp32 "
-                     f"weights, {_mb(t['fp16']['brotli'])} ({_mb(t['fp16']['bytes'])}) with fp16.")
+                     f"weights, {_mb(t['fp16']['brotli'])} ({_mb(t['fp16']['bytes'])}) with fp16{alpha}.")
     return [*lines, ""] if lines else []
 
 
@@ -439,13 +605,44 @@ def render(results: Path = RESULTS) -> str:
                 "Two WebAssembly threads help only where a second core is free: on this shared machine the CPU "
                 "seconds per wall second stayed near one, so the second thread mostly waited.", "",
                 f"`{th['command']}` ({th['date']})", ""]
-    fz = _json("fuzz.json", results)
-    if fz:
+    al = _json("alpha.json", results)
+    if al:
+        s = al["summary"]
+        out += ["## Alpha planes", "", al["images"] + ", through the JavaScript decoder in Node (libwebp's "
+                "WebAssembly decoder, @jsquash/webp) against the Python decoder (libwebp through Pillow).", "",
+                f"- alpha plane identical (SHA-256): {s['alpha_equal']} of {s['files']} files; decoded mode "
+                f"(RGBA / LA) as Python's: {s['modes_equal']}; symbols identical: {s['symbols_equal']}",
+                f"- colour: within {s['max_difference']} level, {s['differing_pixels']:,} of {s['pixels']:,} pixels "
+                f"differ; the alpha plane's decode: {s['median_alpha_ms']:.1f} ms (median)", "",
+                f"`{al['command']}` ({al['date']})", ""]
+    rz = _json("realism.json", results)
+    if rz:
+        count = next(iter(rz["values"].values()))["files"]
+        out += ["## The realism decoder", "",
+                f"Kodak q50 (`--saliency auto`), the first {count} images, through the JavaScript decoder in Node "
+                "with the realism map it computes, against the Python decoder "
+                "(`sdpic.api.synthesise_pixels`) with the same realism decoder: the test fixtures' (the base g_s "
+                "with a random realism encoder; no trained realism decoder ships yet).", "",
+                "| realism | files | differing pixels | of all | max | median decode |",
+                "|---:|---:|---:|---:|---:|---:|"]
+        for value, r in rz["values"].items():
+            share = 100 * r["differing_pixels"] / r["pixels"]
+            out.append(f"| {value} | {r['files']} | {r['differing_pixels']:,} | {share:.4f}% | {r['max_difference']} | "
+                       f"{r['median_s']:.2f} s |")
+        out += ["", f"`{rz['command']}` ({rz['date']})", ""]
+    for name, title in (("fuzz.json", "Fuzz corpus through the JavaScript decoder (Node)"),
+                        ("fuzz_version_2.json", "Fuzz corpus of the version-2 sections (Node)")):
+        fz = _json(name, results)
+        if not fz:
+            continue
         outcomes = ", ".join(f"{k} {v:,}" for k, v in fz["js_outcomes"].items())
-        out += ["## Fuzz corpus through the JavaScript decoder (Node)", "", fz["corpus"] + ".", "",
+        alpha = (f"; of the {fz['images_with_alpha_plane']:,} images with an alpha plane, "
+                 f"{fz['images_with_python_alpha_plane']:,} have Python's (SHA-256)" if "images_with_alpha_plane" in fz
+                 else "")
+        out += [f"## {title}", "", fz["corpus"] + ".", "",
                 f"- cases: {fz['cases']:,}; outcomes: {outcomes}",
-                f"- the Python decoder's outcome (same error class; for images the same symbol hash): "
-                f"{fz['same_outcome_as_python']:,} of {fz['cases']:,}",
+                f"- the Python decoder's outcome (same error class; for images the same symbol hash, and alpha plane "
+                f"and mode): {fz['same_outcome_as_python']:,} of {fz['cases']:,}{alpha}",
                 f"- untyped exceptions: {len(fz['untyped_exceptions'])}; hangs: {fz['hangs']} (every case finished; "
                 f"slowest {fz['slowest_case_s']['seconds']:.3f} s, {fz['slowest_case_s']['name']})",
                 f"- whole corpus: JavaScript {fz['js_total_s']:.0f} s, Python {fz['python_total_s']:.0f} s; "
@@ -460,15 +657,30 @@ def render(results: Path = RESULTS) -> str:
         for name, f in dl["files"].items():
             if "sdpic-mse" not in name:
                 out.append(f"| `{name}` | {f['bytes']:,} | {f['gzip']:,} | {f['brotli']:,} |")
-        out += ["", "fp16: the synthesis weights stored as float16 (computed in float32): pixels stay within one "
+        extra = []
+        if dl.get("alpha_decoder"):
+            a = dl["alpha_decoder"]
+            extra.append(f"A file with an alpha plane also loads `js/webp_dec.wasm` (libwebp's decoder from "
+                         f"@jsquash/webp {dl['jsquash_webp']}), once: {a['bytes']:,} bytes, {a['gzip']:,} gzip, "
+                         f"{a['brotli']:,} brotli.")
+        if dl.get("realism_onnx"):
+            r = dl["realism_onnx"]
+            extra.append(f"A realism decoder (measured on the test fixtures' one: the same architecture) adds one "
+                         f"ONNX file, loaded at realism above 0: {r['bytes']:,} bytes, {r['brotli']:,} brotli (fp32).")
+        out += ["", *(f"{line}\n" for line in extra),
+                "fp16: the synthesis weights stored as float16 (computed in float32): pixels stay within one "
                 "level of the Python decoder's, on more pixels (the fp16 row of the first table, where measured).", "",
                 f"`{dl['command']}` ({dl['date']})", ""]
-    shot = _json("screenshot.json", results)
-    if shot:
+    shots = [(shot, png) for name, png in (("screenshot.json", "page.png"), ("screenshot_alpha.json", "page_alpha.png"))
+             if (shot := _json(name, results))]
+    if shots:
+        out += ["## The page", ""]
+    for shot, png in shots:
         shown = shot["shown"]
-        out += ["## The page", "", f"![the page with {shot['file']} decoded](page.png)", "",
+        carries = f", carrying {shown['carries']}" if shown.get("carries") else ""
+        out += [f"![the page with {shot['file']} decoded]({png})", "",
                 f"{shot['file']} dropped on the page (headless Chromium, 1180 px wide): {shown['dims']}, "
-                f"{shown['bpp']} bpp, decoded in {shown['time']} ({shown['runtime']}).", "",
+                f"{shown['bpp']} bpp{carries}, decoded in {shown['time']} ({shown['runtime']}).", "",
                 f"`{shot['command']}` ({shot['date']})", ""]
     return "\n".join(out)
 

@@ -123,3 +123,84 @@ def test_bundle_holds_the_models_tables_and_exact_weights() -> None:
 def test_export_is_deterministic() -> None:
     net = load_model("sdpic")
     assert web.synthesis_onnx(net) == web.synthesis_onnx(net)
+
+
+# ------------------------------------------------------------------------------------------ realism decoder
+@pytest.fixture(scope="module")
+def realism_decoder(decoded: tuple):
+    from sdpic.export.reference import fixture_realism_decoder
+
+    return fixture_realism_decoder(decoded[0])
+
+
+@pytest.fixture(scope="module")
+def realism_session(decoded: tuple, realism_decoder):
+    return ort.InferenceSession(web.synthesis_onnx(decoded[0], realism_decoder))
+
+
+def _run_realism(session, y_hat: torch.Tensor, levels: torch.Tensor, r: torch.Tensor) -> np.ndarray:
+    out = session.run(None, {"y_hat": y_hat.numpy(), "levels": levels.numpy(), "realism": r.numpy()})[0]
+    return out[0].transpose(1, 2, 0)
+
+
+@pytest.mark.parametrize("value", [0.5, 1.0])
+def test_realism_graph_gives_the_decoders_pixels(decoded: tuple, realism_decoder, realism_session,
+                                                 value: float) -> None:
+    """The realism decoder's ONNX graph on the realism map against the Python decoder with the same realism
+    decoder (``synthesise_pixels`` with a realism plan); and it is not the base g_s."""
+    from sdpic.codec.realism import realism_map
+
+    net, y_hat, q_levels, base = decoded
+    level = int(q_levels.max())
+    r = realism_map(q_levels, level, value)
+    with torch.inference_mode():
+        pixels = net.synthesise_pixels(y_hat, q_levels, base.shape[0], base.shape[1], (realism_decoder, r))
+    out = _run_realism(realism_session, y_hat, q_levels, r)[: pixels.shape[0], : pixels.shape[1]]
+    diff = np.abs(out.astype(int) - pixels.astype(int))
+    assert diff.max() <= 1 and (diff.max(axis=2) > 0).mean() < 0.005
+    assert np.abs(out.astype(int) - base.astype(int)).max() > 8
+
+
+def test_realism_strips_with_the_halo_equal_the_whole_grid(decoded: tuple, realism_session) -> None:
+    """The realism encoder adds a 3x3 convolution beside the quality encoder's: the manifest's halo still
+    keeps every kept row of a strip (floats aside)."""
+    _, y_hat, q_levels, _ = decoded
+    r = torch.rand(q_levels.shape, generator=torch.Generator().manual_seed(4))
+    whole = _run_realism(realism_session, y_hat, q_levels, r).astype(int)
+    h, s, halo = y_hat.shape[2], web.LATENT_STRIDE, web.SYNTHESIS_HALO
+    worst = 0
+    for top in range(0, h, 3):
+        bottom = min(h, top + 3)
+        lo, hi = max(0, top - halo), min(h, bottom + halo)
+        strip = _run_realism(realism_session, y_hat[:, :, lo:hi], q_levels[:, :, lo:hi], r[:, :, lo:hi]).astype(int)
+        worst = max(worst, int(np.abs(strip[(top - lo) * s:(bottom - lo) * s] - whole[top * s:bottom * s]).max()))
+    assert worst <= 1
+
+
+def test_bundle_with_a_realism_decoder(realism_decoder) -> None:
+    net = load_model("sdpic")
+    entry = entry_by_name("sdpic")
+    args = ("sdpic", net, entry.model_id, weights_hash(entry.path))
+    bundle = web.build_bundle(*args, fp16=False, realism=realism_decoder, default_realism=0.5)
+    manifest = bundle.manifest
+    assert manifest["realism"] == {"synthesis": "realism", "default": 0.5, "lift_span": 8.0}
+    assert manifest["synthesis"]["realism"]["inputs"] == ["y_hat", "levels", "realism"]
+    assert manifest["synthesis"]["default"]["inputs"] == ["y_hat", "levels"]
+    plain = web.build_bundle(*args, fp16=False).manifest
+    assert "realism" not in plain and set(plain["synthesis"]) == {"default"}
+    assert manifest["synthesis"]["default"] == plain["synthesis"]["default"]  # the base graph is unchanged
+    assert bundle.files["sdpic.synthesis-realism.onnx"] != bundle.files["sdpic.synthesis.onnx"]
+    with pytest.raises(sdpic.ParameterError, match="realism"):
+        web.build_bundle(*args, fp16=False, realism=realism_decoder, default_realism=1.5)
+    with pytest.raises(sdpic.ParameterError, match="realism"):
+        web.build_bundle(*args, synthesis={"default": net.g_s, "realism": net.g_s}, fp16=False)
+
+
+def test_zoo_bundle_refuses_a_realism_decoder_for_other_weights(tmp_path) -> None:
+    from sdpic import zoo
+    from sdpic.codec.realism import RealismDecoder
+
+    path = tmp_path / "for-mse.safetensors"
+    zoo.save_realism_file(RealismDecoder.from_base(load_model("sdpic-mse")), path, entry_by_name("sdpic-mse").path)
+    with pytest.raises(sdpic.ModelMismatchError, match="base weights"):
+        web.zoo_bundle("sdpic", fp16=False, realism_weights=path)

@@ -11,29 +11,37 @@ import { deflateSync } from 'node:zlib';
 import { OutputExistsError, ParameterError, SdpicError, configureRuntime, decode } from '../src/index.js';
 import { encodePng } from '../src/png.js';
 
-const USAGE = `usage: sdpic-decode IN.sdpic OUT.png [--force] [--threads N] [--fp16] [--models DIR] [--quiet]
+const USAGE = `usage: sdpic-decode IN.sdpic OUT.png [--force] [--realism R] [--threads N] [--fp16] [--models DIR] [--quiet]
 
-Decode an .sdpic file to PNG (RGB, or greyscale for greyscale streams) with the JavaScript decoder.
+Decode an .sdpic file to PNG with the JavaScript decoder: RGB or greyscale, with the alpha plane where the
+file has one (RGBA / grey + alpha), and its ICC profile, EXIF and XMP (iCCP, eXIf, iTXt chunks).
   --force       overwrite OUT if it exists (never IN)
+  --realism R   0..1: 0 the model's faithful decoder, higher the realism decoder (default: the model's)
   --threads N   WebAssembly threads (default: the CPU count, at most 4)
   --fp16        the synthesis decoder's fp16 weights (a smaller download; pixels may move by a level)
   --models DIR  model bundle folder (default: the package's models/, built by \`sdpic export onnx\`)
   --quiet       print nothing on success`;
 
 function parse(argv) {
-  const args = { files: [], force: false, fp16: false, quiet: false, threads: undefined, models: undefined };
+  const args = { files: [], force: false, fp16: false, quiet: false, threads: undefined, models: undefined,
+    realism: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help') return { help: true };
     if (a === '--force') args.force = true;
     else if (a === '--fp16') args.fp16 = true;
     else if (a === '--quiet') args.quiet = true;
-    else if (a === '--threads' || a === '--models') {
+    else if (a === '--threads' || a === '--models' || a === '--realism') {
       if (i + 1 >= argv.length) throw new ParameterError(`${a} needs a value`);
       const value = argv[++i];
       if (a === '--threads') {
         if (!/^\d+$/.test(value)) throw new ParameterError(`--threads takes a positive integer, got ${value}`);
         args.threads = Number(value);
+      } else if (a === '--realism') {
+        if (!/^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(value)) {
+          throw new ParameterError(`--realism takes a number in [0, 1], got ${value}`);
+        }
+        args.realism = Number(value);
       } else {
         args.models = resolve(value);
       }
@@ -69,7 +77,7 @@ async function main(argv) {
     throw new SdpicError(`${args.files[0]}: cannot read (${error.code ?? error.message})`);
   }
   configureRuntime({ threads: args.threads ?? Math.min(4, availableParallelism()) });
-  const image = await decode(bytes, { precision: args.fp16 ? 'fp16' : 'fp32', models: args.models });
+  const image = await decode(bytes, { precision: args.fp16 ? 'fp16' : 'fp32', models: args.models, realism: args.realism });
   const png = encodePng(image, (data) => deflateSync(data, { level: 6 }));
   const temp = join(dirname(output), `.${basename(output)}.${randomBytes(6).toString('hex')}.part`);
   try {
@@ -80,8 +88,11 @@ async function main(argv) {
     throw new SdpicError(`${args.files[1]}: cannot write (${error.code ?? error.message})`);
   }
   if (!args.quiet) {
-    console.log(`${args.files[0]} -> ${args.files[1]}: ${image.width}x${image.height} ${image.greyscale ? 'L' : 'RGB'}, ` +
-      `${image.bytes} bytes, ${image.bpp.toFixed(4)} bpp, decoded in ${(image.timings.total_ms / 1000).toFixed(2)} s`);
+    const carried = [['ICC profile', image.icc_profile], ['EXIF', image.exif], ['XMP', image.xmp]]
+      .filter(([, v]) => v).map(([k]) => k);
+    console.log(`${args.files[0]} -> ${args.files[1]}: ${image.width}x${image.height} ${image.mode}, ` +
+      `${image.bytes} bytes, ${image.bpp.toFixed(4)} bpp${image.realism > 0 ? `, realism ${image.realism}` : ''}` +
+      `${carried.length ? `, with ${carried.join(', ')}` : ''}, decoded in ${(image.timings.total_ms / 1000).toFixed(2)} s`);
   }
   return 0;
 }

@@ -3,11 +3,15 @@
 //   node scripts/bench.mjs JOB.json OUT.json
 //
 // JOB: {runtime: "node" | "chromium", threads, precision, stripLatents?, mode, dir, files: [...]}
-//   mode "decode": each file {name, reference?, channels}: symbol/latent/pixel hashes, pixels differing from
-//                  the reference (the Python decoder's raw pixels), times; the first decode also loads the model
+//   mode "decode": each file {name, reference?, channels}: symbol/latent/pixel/alpha hashes and mode, pixels
+//                  differing from the reference (the Python decoder's raw colour pixels), times; the first
+//                  decode also loads the model. Realism `realism` (default 0: the pixels the Python records
+//                  hash), with the bundles of `models` (a folder; default the package's).
 //   mode "fuzz":   `cases` (a JSON file of [{name, data (base64)}]): each case's outcome (error class, or
-//                  "image" and its symbol hash) and time; an untyped exception is recorded as "untyped ..."
-//   mode "sizes":  bytes, gzip and brotli sizes of what the page loads (dist/)
+//                  "image", its symbol and alpha hashes and mode) and time; an untyped exception is recorded as
+//                  "untyped ..."
+//   mode "sizes":  bytes, gzip and brotli sizes of what the page loads (dist/), the WebP decoder's WebAssembly,
+//                  and a realism decoder's ONNX (`realism_bundle`, a bundle folder, where given)
 //   mode "screenshot": the page with `files[0]` decoded, as a PNG at `out`
 // Peak memory: Node's max RSS; in Chromium the renderer's peak RSS (VmHWM).
 
@@ -28,12 +32,13 @@ const job = JSON.parse(await readFile(jobPath, 'utf8'));
 // Runs in Node or in the page: decode one file and compare it with its reference.
 async function decodeOne(sdpic, bytes, reference, channels, options) {
   const t0 = performance.now();
-  const image = await sdpic.decode(bytes, { ...options, latents: Boolean(reference) });
+  const image = await sdpic.decode(bytes, { realism: 0, ...options, latents: Boolean(reference) });
   const seconds = (performance.now() - t0) / 1000;
-  const out = { seconds, timings: image.timings, width: image.width, height: image.height };
+  const out = { seconds, timings: image.timings, width: image.width, height: image.height, mode: image.mode };
   if (reference) {
     Object.assign(out, await sdpic.symbolHashes(image.latents));
     out.pixels = await sdpic.pixelHash(image);
+    out.alpha = await sdpic.alphaHash(image);
     let differing = 0;
     let max = 0;
     const histogram = {};
@@ -55,14 +60,18 @@ async function fuzzOne(sdpic, bytes) {
   const t0 = performance.now();
   let outcome;
   let symbols;
+  let alpha;
+  let mode;
   try {
-    const image = await sdpic.decode(bytes, { latents: true });
+    const image = await sdpic.decode(bytes, { latents: true, realism: 0 });
     symbols = (await sdpic.symbolHashes(image.latents)).symbols;
+    alpha = await sdpic.alphaHash(image);
+    mode = image.mode;
     outcome = 'image';
   } catch (error) {
     outcome = error instanceof sdpic.SdpicError ? error.name : `untyped ${error?.name}: ${error?.message}`;
   }
-  return { outcome, symbols, seconds: (performance.now() - t0) / 1000 };
+  return { outcome, symbols, alpha, mode, seconds: (performance.now() - t0) / 1000 };
 }
 
 const read = async (name) => new Uint8Array(await readFile(join(job.dir, name)));
@@ -70,7 +79,8 @@ const read = async (name) => new Uint8Array(await readFile(join(job.dir, name)))
 async function runNode() {
   const sdpic = await import('../src/index.js');
   sdpic.configureRuntime({ threads: job.threads });
-  const options = { precision: job.precision ?? 'fp32', stripLatents: job.stripLatents };
+  const options = { precision: job.precision ?? 'fp32', stripLatents: job.stripLatents, realism: job.realism ?? 0,
+    models: job.models };
   const results = [];
   if (job.mode === 'fuzz') {
     for (const item of JSON.parse(await readFile(join(job.dir, job.cases), 'utf8'))) {
@@ -174,14 +184,14 @@ async function screenshot() {
     await page.setInputFiles('#file', join(job.dir, job.files[0].name));
     await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout: 120_000 });
     await page.screenshot({ path: job.out, fullPage: true });
-    const text = Object.fromEntries(await Promise.all(['dims', 'bytes', 'bpp', 'time', 'model', 'runtime']
+    const text = Object.fromEntries(await Promise.all(['dims', 'bytes', 'bpp', 'time', 'model', 'carries', 'runtime']
       .map(async (id) => [id, await page.textContent(`#${id}`)])));
     return { state: await page.evaluate(() => document.body.dataset.state), text, errors };
   });
 }
 
 async function sizes() {
-  const files = ['index.html', 'style.css', 'js/page.js', 'js/sdpic.js', 'js/ort-wasm-simd-threaded.wasm'];
+  const files = ['index.html', 'style.css', 'js/page.js', 'js/sdpic.js', 'js/ort-wasm-simd-threaded.wasm', 'js/webp_dec.wasm'];
   const models = JSON.parse(await readFile(join(DIST, 'models', 'models.json'), 'utf8'));
   const out = { files: {} };
   const measure = async (name) => {
@@ -198,6 +208,13 @@ async function sizes() {
     await measure(`models/${manifest}`);
     await measure(`models/${m.blob.file}`);
     for (const variant of ['fp32', 'fp16']) await measure(`models/${m.synthesis.default[variant].file}`);
+  }
+  if (job.realism_bundle) { // a realism decoder's graph (the same g_s architecture and a realism encoder)
+    const m = JSON.parse(await readFile(join(job.realism_bundle, 'sdpic.json'), 'utf8'));
+    const file = m.synthesis[m.realism.synthesis].fp32.file;
+    const data = await readFile(join(job.realism_bundle, file));
+    out.realism_onnx = { file, bytes: data.length, gzip: gzipSync(data, { level: 9 }).length,
+      brotli: brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length };
   }
   out.git_commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   out.onnxruntime_web = JSON.parse(await readFile(fileURLToPath(new URL('../node_modules/onnxruntime-web/package.json',

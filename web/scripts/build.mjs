@@ -3,6 +3,7 @@
 //   dist/js/sdpic.js                    the decoder (src/ bundled with onnxruntime-web's WebAssembly build)
 //   dist/js/page.js                     the page's script (imports ./sdpic.js)
 //   dist/js/ort-wasm-simd-threaded.wasm ONNX Runtime's WebAssembly (SIMD, threads)
+//   dist/js/webp_dec.wasm               libwebp's decoder (@jsquash/webp), for alpha planes; loaded on the first one
 //   dist/models/                        the model bundles of models/ (built by `sdpic export onnx`)
 // Threads need a cross-origin isolated page (COOP/COEP headers, as scripts/serve.mjs and `sdpic serve --web`
 // send); without them the decoder runs on one thread.
@@ -44,6 +45,7 @@ await build({
 });
 for (const file of ['index.html', 'style.css']) await copyFile(`${root}page/${file}`, `${dist}${file}`);
 await copyFile(`${root}node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm`, `${dist}js/ort-wasm-simd-threaded.wasm`);
+await copyFile(`${root}node_modules/@jsquash/webp/codec/dec/webp_dec.wasm`, `${dist}js/webp_dec.wasm`);
 let models = [];
 try {
   models = await readdir(`${root}models`);

@@ -1,13 +1,17 @@
 // The .sdpic container (docs/format.md), parsed with the Python parser's checks in the same order:
 // magic, version, length, section framing, CRC-32, header fields, section tags / duplicates / required
-// set, flag-section agreement. Every failure is a FormatError subclass; nothing is allocated beyond views
-// of the input.
+// set, flag-section agreement, version-section agreement, the version-2 sections' headers (alpha plane,
+// ICC profile, EXIF, XMP). Every failure is a FormatError subclass; nothing is allocated beyond views of
+// the input.
 
 import { ChecksumError, FormatError, TruncatedFileError, UnsupportedVersionError } from './errors.js';
 import { crc32 } from './crc32.js';
+import { checkAlphaHeader } from './alpha.js';
+import { checkMetadata, iccColourSpace } from './metadata.js';
 
 export const MAGIC = [0x53, 0x44, 0x50, 0x43]; // "SDPC"
-export const VERSION = 1;
+/** The versions this build reads (sdpic.format.READ_VERSIONS); version 2 only adds optional sections. */
+export const READ_VERSIONS = [1, 2];
 export const HEADER_SIZE = 28;
 export const SECTION_HEADER_SIZE = 5;
 export const CRC_SIZE = 4;
@@ -18,15 +22,20 @@ export const MAX_SIDE = 16384;
 export const MAX_PIXELS = 2 * 89_478_485;
 
 /**
- * The section tags this build knows: tag -> name and whether every version-1 stream carries it. Tags are
- * unique per stream and may come in any order; a tag missing here is a FormatError, as in the Python
- * parser. A new optional section is one more row (and its reader in decode.js).
+ * The section tags this build knows: tag -> name, whether every stream carries it, and the format version
+ * that introduced it (a version-1 file cannot have a version-2 section: there it is an unknown tag, as a
+ * version-1 reader says). Tags are unique per stream and may come in any order; a tag missing here is a
+ * FormatError, as in the Python parser. A new optional section is one more row (and its reader in decode.js).
  */
 export const SECTIONS = new Map([
-  [1, { name: 'QUALITY_MAP', required: false }],
-  [2, { name: 'HYPER_LATENTS', required: true }],
-  [3, { name: 'LATENTS', required: true }],
-  [4, { name: 'ESCAPES', required: true }],
+  [1, { name: 'QUALITY_MAP', required: false, version: 1 }],
+  [2, { name: 'HYPER_LATENTS', required: true, version: 1 }],
+  [3, { name: 'LATENTS', required: true, version: 1 }],
+  [4, { name: 'ESCAPES', required: true, version: 1 }],
+  [5, { name: 'ALPHA', required: false, version: 2 }],
+  [6, { name: 'ICC_PROFILE', required: false, version: 2 }],
+  [7, { name: 'EXIF', required: false, version: 2 }],
+  [8, { name: 'XMP', required: false, version: 2 }],
 ]);
 
 export const Colour = Object.freeze({ RGB: 0, GREYSCALE: 1 });
@@ -57,8 +66,10 @@ export function unpack(bytes) {
     if (bytes[i] !== MAGIC[i]) throw new FormatError('not an .sdpic stream (bad magic bytes)');
   }
   if (n < 5) throw new TruncatedFileError('stream ends inside the header');
-  if (bytes[4] !== VERSION) {
-    throw new UnsupportedVersionError(`format version ${bytes[4]} is not supported (this build reads ${VERSION})`);
+  const version = bytes[4];
+  if (!READ_VERSIONS.includes(version)) {
+    throw new UnsupportedVersionError(`format version ${version} is not supported (this build reads versions ` +
+      `${READ_VERSIONS.join(' and ')})`);
   }
   if (n < HEADER_SIZE + CRC_SIZE) throw new TruncatedFileError('stream ends inside the header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, n);
@@ -91,7 +102,9 @@ export function unpack(bytes) {
   const sections = new Map();
   for (const [tag, span] of spans) {
     const known = SECTIONS.get(tag);
-    if (!known) throw new FormatError(`unknown section tag ${tag}`);
+    if (!known || known.version > version) {
+      throw new FormatError(`unknown section tag ${tag}${version === 1 ? ' in a version-1 file' : ''}`);
+    }
     if (span === null) throw new FormatError(`section ${known.name} appears twice`);
     sections.set(known.name, bytes.subarray(span[0], span[0] + span[1]));
   }
@@ -100,5 +113,22 @@ export function unpack(bytes) {
   if (Boolean(flags & FLAG_QUALITY_MAP) !== sections.has('QUALITY_MAP')) {
     throw new FormatError('quality-map flag and section disagree');
   }
-  return { modelId, weightsHash, width, height, colour, quality, level, flags, sections };
+  // One way to write a file: version 2 only where a version-2 section needs it.
+  const needed = [...SECTIONS.values()].some((s) => s.version === 2 && sections.has(s.name)) ? 2 : 1;
+  if (version !== needed) throw new FormatError('a version-2 file without a version-2 section');
+  checkVersion2Sections(sections, width, height, colour);
+  return { version, modelId, weightsHash, width, height, colour, quality, level, flags, sections };
+}
+
+/** The alpha plane's WebP header against the image size; ICC / EXIF / XMP in their canonical forms and
+ * within their limits (on bytes only: nothing is decoded), in the Python parser's order. */
+function checkVersion2Sections(sections, width, height, colour) {
+  if (sections.has('ALPHA')) checkAlphaHeader(sections.get('ALPHA'), width, height);
+  const icc = sections.get('ICC_PROFILE') ?? null;
+  checkMetadata(icc, sections.get('EXIF') ?? null, sections.get('XMP') ?? null);
+  if (icc !== null) {
+    const space = iccColourSpace(icc);
+    const expected = colour === Colour.GREYSCALE ? 'GRAY' : 'RGB';
+    if (space !== expected) throw new FormatError(`ICC profile is for ${space} data, the image is ${expected}`);
+  }
 }

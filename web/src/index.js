@@ -3,8 +3,11 @@
 //   import { decode, drawToCanvas } from 'sdpic-web';
 //   const { width, height, data } = await decode(bytes);      // data: Uint8ClampedArray, RGBA
 //   await drawToCanvas(document.querySelector('canvas'), file);
+//   const { mode, icc_profile, exif, xmp } = await decode(bytes, { realism: 0.5 });
 
-export { decode, decodeLatents, latentSize, pixelHash, symbolHashes } from './decode.js';
+export { alphaHash, decode, decodeLatents, latentSize, pixelHash, symbolHashes } from './decode.js';
+export { iccDescription } from './metadata.js';
+export { checkRealism, realismMap } from './realism.js';
 export { drawToCanvas } from './canvas.js';
 export { DEFAULT_MODELS, loadModel } from './model.js';
 export { configureRuntime } from './runtime.js';

@@ -60,6 +60,20 @@ function arraysOf(blob, index) {
   return arrays;
 }
 
+/**
+ * The bundle's realism decoder, or null: {synthesis (the name of its synthesis entry, whose graph also takes
+ * the realism map), default (the realism a decode uses unless asked), lift_span (sdpic.codec.realism.LIFT_SPAN)}.
+ */
+function realismOf(manifest) {
+  const realism = manifest.realism ?? null;
+  if (realism === null) return null;
+  const entry = manifest.synthesis?.[realism.synthesis];
+  if (!entry || entry.inputs?.length !== 3 || !(realism.default >= 0 && realism.default <= 1) || !(realism.lift_span > 0)) {
+    throw new UnsafeWeightsError(`${manifest.name}: the manifest's realism decoder is malformed`);
+  }
+  return { synthesis: realism.synthesis, default: realism.default, lift_span: realism.lift_span };
+}
+
 export class Model {
   /** Built by loadModel: `manifest` (the JSON), `blob` (the .bin's bytes), `base` (the folder's URL). */
   constructor(manifest, blob, base, gemm) {
@@ -88,6 +102,7 @@ export class Model {
     this.hyperSynthesis = new ExactNetwork(manifest.networks.hyper_synthesis, arrays, gemm);
     this.context = new ExactNetwork(manifest.networks.context, arrays, gemm);
     this.parameters = new ExactNetwork(manifest.networks.parameters, arrays, gemm);
+    this.realism = realismOf(manifest);
     this.decoders = new Map();
   }
 

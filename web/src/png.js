@@ -1,6 +1,8 @@
-// A PNG encoder for decoded images (8-bit RGB, or greyscale for greyscale streams), given a zlib
-// compressor (Node's zlib.deflateSync in the command-line decoder). Rows are filtered with the filter of
-// the smallest absolute sum (None, Sub, Up or Paeth), as libpng's heuristic.
+// A PNG encoder for decoded images (8-bit RGB, grey, RGBA or grey + alpha: the decoded mode), given a zlib
+// compressor (Node's zlib.deflateSync in the command-line decoder), with the file's ICC profile (iCCP), EXIF
+// (eXIf) and XMP (iTXt XML:com.adobe.xmp, uncompressed), where Python's `sdpic decompress` writes them
+// (sdpic.metadata.save_params). Rows are filtered with the filter of the smallest absolute sum (None, Sub,
+// Up or Paeth), as libpng's heuristic.
 
 import { crc32 } from './crc32.js';
 
@@ -56,29 +58,9 @@ function filtered(pixels, width, height, channels) {
   return out;
 }
 
-/** PNG bytes of a decoded image ({width, height, data: RGBA, greyscale}); `deflate`: bytes -> zlib stream. */
-export function encodePng(image, deflate) {
-  const { width, height, data, greyscale } = image;
-  const channels = greyscale ? 1 : 3;
-  const pixels = new Uint8Array(width * height * channels);
-  for (let p = 0, q = 0; p < pixels.length; p += channels, q += 4) {
-    pixels[p] = data[q];
-    if (!greyscale) {
-      pixels[p + 1] = data[q + 1];
-      pixels[p + 2] = data[q + 2];
-    }
-  }
-  const header = new Uint8Array(13);
-  const view = new DataView(header.buffer);
-  view.setUint32(0, width);
-  view.setUint32(4, height);
-  header.set([8, greyscale ? 0 : 2, 0, 0, 0], 8);
-  const parts = [
-    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', new Uint8Array(deflate(filtered(pixels, width, height, channels)))),
-    chunk('IEND', new Uint8Array(0)),
-  ];
+const latin1 = (text) => Uint8Array.from(text, (c) => c.charCodeAt(0));
+
+function concat(parts) {
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let pos = 0;
   for (const p of parts) {
@@ -86,4 +68,47 @@ export function encodePng(image, deflate) {
     pos += p.length;
   }
   return out;
+}
+
+/** PNG colour types by mode, and the channels of each. */
+const COLOUR_TYPES = { L: [0, 1], RGB: [2, 3], LA: [4, 2], RGBA: [6, 4] };
+
+/**
+ * PNG bytes of a decoded image ({width, height, data: RGBA, mode (or greyscale), icc_profile, exif, xmp});
+ * `deflate`: bytes -> zlib stream. The image's mode decides the colour type (an alpha plane is kept), its
+ * metadata goes into iCCP (profile name "ICC Profile", as Pillow writes it), eXIf and iTXt chunks before the
+ * image data.
+ */
+export function encodePng(image, deflate) {
+  const { width, height, data } = image;
+  const mode = image.mode ?? (image.greyscale ? 'L' : 'RGB');
+  const [colourType, channels] = COLOUR_TYPES[mode];
+  const grey = mode[0] === 'L';
+  const alpha = mode.endsWith('A');
+  const pixels = new Uint8Array(width * height * channels);
+  for (let p = 0, q = 0; p < pixels.length; p += channels, q += 4) {
+    pixels[p] = data[q];
+    if (!grey) {
+      pixels[p + 1] = data[q + 1];
+      pixels[p + 2] = data[q + 2];
+    }
+    if (alpha) pixels[p + channels - 1] = data[q + 3];
+  }
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, width);
+  view.setUint32(4, height);
+  header.set([8, colourType, 0, 0, 0], 8);
+  const parts = [new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header)];
+  if (image.icc_profile) {
+    parts.push(chunk('iCCP', concat([latin1('ICC Profile\0'), Uint8Array.of(0), new Uint8Array(deflate(image.icc_profile))])));
+  }
+  if (image.exif) parts.push(chunk('eXIf', image.exif));
+  if (image.xmp) {
+    // keyword, NUL, compression flag 0 and method 0, empty language tag and translated keyword, UTF-8 text
+    parts.push(chunk('iTXt', concat([latin1('XML:com.adobe.xmp\0'), Uint8Array.of(0, 0, 0, 0), image.xmp])));
+  }
+  parts.push(chunk('IDAT', new Uint8Array(deflate(filtered(pixels, width, height, channels)))));
+  parts.push(chunk('IEND', new Uint8Array(0)));
+  return concat(parts);
 }

@@ -3,15 +3,17 @@
 // Node); elsewhere one thread. Its settings are global and take effect at the first session.
 
 import * as ort from 'onnxruntime-web';
+import { setWebpWasmUrl } from './alpha.js';
 import { ParameterError } from './errors.js';
 
 let started = false;
 
 /**
  * Settings of the runtime, before the first decode: `threads` (WebAssembly threads; default ONNX Runtime's
- * choice), `wasmPaths` (where its .wasm file is served, when not next to the bundle).
+ * choice), `wasmPaths` (where its .wasm file is served, when not next to the bundle), `webpWasm` (the URL of
+ * the WebP decoder's webp_dec.wasm, for the alpha plane, when not next to the bundle or in node_modules).
  */
-export function configureRuntime({ threads, wasmPaths } = {}) {
+export function configureRuntime({ threads, wasmPaths, webpWasm } = {}) {
   if (threads !== undefined) {
     if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
       throw new ParameterError(`threads must be an integer in 1..64, got ${threads}`);
@@ -22,6 +24,7 @@ export function configureRuntime({ threads, wasmPaths } = {}) {
     ort.env.wasm.numThreads = threads;
   }
   if (wasmPaths !== undefined) ort.env.wasm.wasmPaths = wasmPaths;
+  if (webpWasm !== undefined) setWebpWasmUrl(webpWasm);
 }
 
 /** ONNX Runtime, its settings frozen from now on. */

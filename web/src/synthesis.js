@@ -1,9 +1,10 @@
 // The synthesis decoder: an ONNX graph from `sdpic export onnx` (any synthesis transform exported that way:
-// ŷ and integer quality levels of a strip of latent rows in, uint8 pixels out), run strip by strip so that
+// ŷ and integer quality levels of a strip of latent rows in, and for the realism decoder the realism map
+// too, uint8 pixels out), run strip by strip so that
 // memory stays bounded by the strip size, not the image size. Each strip reads `halo` latent rows beyond
 // its own on each side (the manifest says how many the graph needs) and keeps only its own rows.
 
-import { ParameterError, SdpicError } from './errors.js';
+import { ParameterError, SdpicError, UnsafeWeightsError } from './errors.js';
 
 /** Latents per strip, halo included, unless the caller asks otherwise: ~300 MB of ONNX Runtime memory at the
  * widest (37 kB a latent measured); a Kodak image is one strip, the 10.6 MP photo seven. */
@@ -30,12 +31,16 @@ export class SynthesisDecoder {
 
   /**
    * Pixels of decoded latents into an RGBA image: `yHat` (Float32Array, channels x h x w), `levels`
-   * (Int32Array, h x w); the image is width x height, cropped from the padded grid; greyscale streams
-   * give R = G = B. Returns a Uint8ClampedArray (width x height x 4).
+   * (Int32Array, h x w); `realism`: the realism map (Float32Array, h x w) for a graph that takes one. The
+   * image is width x height, cropped from the padded grid; greyscale streams give R = G = B. Returns a
+   * Uint8ClampedArray (width x height x 4), A = 255.
    */
-  async render(yHat, levels, h, w, width, height, { greyscale = false, stripLatents } = {}) {
+  async render(yHat, levels, h, w, width, height, { greyscale = false, stripLatents, realism = null } = {}) {
     const { halo, scale, inputs, output } = this.entry;
     const m = this.channels;
+    if ((inputs.length === 3) !== (realism !== null)) {
+      throw new UnsafeWeightsError(`synthesis graph inputs ${inputs.join(', ')} given ${realism === null ? 'no' : 'a'} realism map`);
+    }
     const data = new Uint8ClampedArray(width * height * 4);
     for (const [top, bottom] of strips(h, w, halo, stripLatents)) {
       if (top * scale >= height) break;
@@ -46,12 +51,14 @@ export class SynthesisDecoder {
       for (let c = 0; c < m; c++) y.set(yHat.subarray((c * h + lo) * w, (c * h + hi) * w), c * rows * w);
       const q = new BigInt64Array(rows * w);
       for (let i = 0; i < rows * w; i++) q[i] = BigInt(levels[lo * w + i]);
+      const feeds = {
+        [inputs[0]]: new this.ort.Tensor('float32', y, [1, m, rows, w]),
+        [inputs[1]]: new this.ort.Tensor('int64', q, [1, 1, rows, w]),
+      };
+      if (realism !== null) feeds[inputs[2]] = new this.ort.Tensor('float32', realism.slice(lo * w, hi * w), [1, 1, rows, w]);
       let result;
       try {
-        result = await this.session.run({
-          [inputs[0]]: new this.ort.Tensor('float32', y, [1, m, rows, w]),
-          [inputs[1]]: new this.ort.Tensor('int64', q, [1, 1, rows, w]),
-        });
+        result = await this.session.run(feeds);
       } catch (error) {
         throw new SdpicError(`the synthesis runtime failed on latent rows ${lo}..${hi} (${error?.message ?? error})`);
       }

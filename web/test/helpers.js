@@ -1,6 +1,7 @@
 // Fixtures of the tests: streams made by the Python encoder and the Python decoder's records of them
 // (`sdpic export fixtures test/fixtures`, which `make web` runs), read from test/fixtures/.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 
@@ -9,6 +10,11 @@ export const index = JSON.parse(readFileSync(new URL('index.json', FIXTURES), 'u
 export const stream = (name) => new Uint8Array(readFileSync(new URL(`${name}.sdpic`, FIXTURES)));
 export const referencePixels = (name) => new Uint8Array(readFileSync(new URL(`${name}.raw`, FIXTURES)));
 export const corruptBytes = (item) => new Uint8Array(Buffer.from(item.data, 'base64'));
+export const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+/** The realism fixtures: a bundle folder with a test realism decoder, and the Python decoder's pixels. */
+export const realism = index.realism;
+export const REALISM_MODELS = realism ? new URL(`${realism.models}/`, FIXTURES) : null;
+export const realismPixels = (file) => new Uint8Array(readFileSync(new URL(file, FIXTURES)));
 
 /** Pixels differing from the Python decoder's (any channel) and the largest difference. */
 export function pixelDifference(image, reference) {
@@ -24,14 +30,19 @@ export function pixelDifference(image, reference) {
   return { differing, max };
 }
 
-/** A PNG's pixels (8-bit RGB or greyscale, non-interlaced), to check the command-line decoder's files. */
+/**
+ * A PNG's pixels (8-bit grey, RGB, grey + alpha or RGBA, non-interlaced) and its other chunks by type (lists
+ * of payloads), to check the command-line decoder's files.
+ */
 export function readPng(bytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   let pos = 8;
   let width;
   let height;
   let channels;
+  let colourType;
   const idat = [];
+  const chunks = {};
   while (pos < bytes.length) {
     const length = view.getUint32(pos);
     const type = String.fromCharCode(...bytes.subarray(pos + 4, pos + 8));
@@ -39,8 +50,10 @@ export function readPng(bytes) {
     if (type === 'IHDR') {
       width = view.getUint32(pos + 8);
       height = view.getUint32(pos + 12);
-      channels = { 0: 1, 2: 3 }[data[9]];
+      colourType = data[9];
+      channels = { 0: 1, 2: 3, 4: 2, 6: 4 }[colourType];
     } else if (type === 'IDAT') idat.push(data);
+    else (chunks[type] ??= []).push(data);
     pos += 12 + length;
   }
   const raw = inflateSync(Buffer.concat(idat));
@@ -59,5 +72,5 @@ export function readPng(bytes) {
       out[y * stride + i] = x + [0, a, b, (a + b) >> 1, paeth][filter];
     }
   }
-  return { width, height, channels, pixels: out };
+  return { width, height, channels, colourType, pixels: out, chunks };
 }

@@ -2,9 +2,10 @@
 
 ::
 
-    sdpic export onnx [--model NAME]... [--synthesis LABEL=WEIGHTS]... --out-dir DIR [--no-fp16] [--force]
+    sdpic export onnx [--model NAME]... [--synthesis LABEL=WEIGHTS]... [--realism WEIGHTS [--default-realism R]]
+                      --out-dir DIR [--no-fp16] [--force]
     sdpic export reference IN.sdpic... [--json OUT.json]      # the Python decoder's hashes of each stream
-    sdpic export fixtures OUT_DIR [--force]                   # streams + references for web/'s tests
+    sdpic export fixtures OUT_DIR [--golden DIR] [--no-realism] [--force]   # streams + references for web/'s tests
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--synthesis", action="append", default=[], metavar="LABEL=WEIGHTS",
                    help="also export the g_s of a weights file made for the same latents, as synthesis decoder "
                         "LABEL (only with one --model)")
+    o.add_argument("--realism", type=Path, default=None, metavar="WEIGHTS",
+                   help="the realism decoder to export (a sdpic.zoo.save_realism_file file for the model's weights; "
+                        "only with one --model); default: the model's shipped one, where this installation has it")
+    o.add_argument("--default-realism", type=float, default=None, metavar="R",
+                   help="the realism (0..1) the web decoder uses unless asked (default: the model's)")
     o.add_argument("--out-dir", type=Path, required=True, help="bundle folder (the web package reads web/models)")
     o.add_argument("--no-fp16", action="store_true", help="skip the fp16-weight ONNX files")
     o.add_argument("--force", action="store_true", help="overwrite existing bundle files")
@@ -38,6 +44,10 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
 
     f = sub.add_parser("fixtures", help="small streams, corrupt variants and their references for web/'s tests")
     f.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    f.add_argument("--golden", type=Path, default=None, metavar="DIR",
+                   help="also the golden files in DIR (tests/golden/shipped), with mutations of the version-2 ones")
+    f.add_argument("--no-realism", action="store_true",
+                   help="skip the realism fixtures (a test realism decoder's bundle and pixels)")
     f.add_argument("--force", action="store_true", help="replace an existing fixture folder's files")
     f.set_defaults(func=run_fixtures)
 
@@ -63,8 +73,22 @@ def run_onnx(args: argparse.Namespace) -> int:
     synthesis = _parse_synthesis(args.synthesis)
     if synthesis and len(names) != 1:
         raise ParameterError("--synthesis needs exactly one --model (the model whose latents it decodes)")
+    if args.realism is not None:
+        if len(names) != 1:
+            raise ParameterError("--realism needs exactly one --model (the model whose latents it decodes)")
+        if not args.realism.is_file():
+            raise InputImageError(f"{args.realism}: no such weights file")
+    if args.default_realism is not None:
+        from ..codec.realism import check_realism
+        from ..zoo import entry_by_name
+
+        check_realism(args.default_realism)
+        if args.realism is None and any(entry_by_name(n).realism_path is None for n in names):
+            raise ParameterError("--default-realism needs a realism decoder (--realism WEIGHTS, or a model that "
+                                 "ships one)")
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    bundles = [zoo_bundle(name, synthesis, fp16=not args.no_fp16) for name in names]
+    bundles = [zoo_bundle(name, synthesis, fp16=not args.no_fp16, realism_weights=args.realism,
+                          default_realism=args.default_realism) for name in names]
     for bundle in bundles:
         for file in bundle.files:
             check_output_path(args.out_dir / file, force=args.force)
@@ -101,6 +125,9 @@ def run_reference(args: argparse.Namespace) -> int:
 def run_fixtures(args: argparse.Namespace) -> int:
     from .reference import write_fixtures
 
-    index = write_fixtures(args.out_dir, force=args.force)
-    print(f"{len(index['streams'])} streams, {len(index['corrupt'])} corrupt variants in {args.out_dir}")
+    if args.golden is not None and not args.golden.is_dir():
+        raise InputImageError(f"{args.golden}: no such folder")
+    index = write_fixtures(args.out_dir, force=args.force, golden_dir=args.golden, realism=not args.no_realism)
+    realism = f", {len(index['realism']['cases'])} realism cases" if "realism" in index else ""
+    print(f"{len(index['streams'])} streams, {len(index['corrupt'])} corrupt variants{realism} in {args.out_dir}")
     return 0

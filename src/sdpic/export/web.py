@@ -8,6 +8,8 @@ For a model ``NAME`` the bundle is::
                                  z offsets, scale thresholds, the exact networks' integer weights and biases
     NAME.synthesis.onnx          the synthesis decoder as ONNX (fp32 weights)
     NAME.synthesis.fp16.onnx     the same graph with fp16 convolution weights (cast to fp32 on loading)
+    NAME.synthesis-realism.onnx  the realism decoder (where the model has one), its graph also taking the
+                                 realism map; .fp16.onnx likewise
     models.json                  the index of the bundles in a folder (model id, name, weights hash)
 
 The entropy side is data, not code: the JavaScript decoder rebuilds constriction's quantised tables from
@@ -16,8 +18,11 @@ decoded symbols are the Python decoder's bit for bit. The synthesis side is an O
 :class:`SynthesisGraph`: quantised latents ŷ and integer quality levels of a strip of latent rows in,
 uint8 pixels out, exported by the torch exporter from whatever module the model's ``g_s`` is, so another
 synthesis decoder trained for the same latents (the ``--synthesis NAME=WEIGHTS`` option) exports the same
-way. Its float arithmetic differs from the Python decoder's in summation order only: pixels agree to
-one level (the web package's tests and ``benchmarks/web_decoder.py`` count the differences).
+way. The realism decoder (:mod:`sdpic.codec.realism`) is :class:`RealismSynthesisGraph`: the same inputs
+and the realism map, which the web decoder computes from the levels as Python does (the manifest's
+``realism`` entry names the graph, the default realism and ``LIFT_SPAN``). Its float arithmetic differs from
+the Python decoder's in summation order only: pixels agree to one level (the web package's tests and
+``benchmarks/web_decoder.py`` count the differences).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from ..codec import exact
 from ..codec.coder import min_symbol_bits
 from ..codec.entropy import TABLE_PRECISION, Z_HALF_WIDTH
 from ..codec.model import ESCAPE_LIMIT, LATENT_STRIDE, PAD_MULTIPLE, QUALITY_LEVELS, SdpicModel
+from ..codec.realism import LIFT_SPAN, RealismDecoder, check_realism
 from ..errors import ParameterError
 from ..image_io import MAX_PIXELS, MAX_SIDE
 
@@ -50,6 +56,8 @@ ONNX_OPSET = 17
 #: misreads the strip's outermost row: the error reaches 46 of the 16 * halo pixel rows past the strip's
 #: edge, so 3 rows (48 pixels) keep every kept row exact (tests/export/test_web.py checks strips).
 SYNTHESIS_HALO = 3
+#: The synthesis entry of the realism decoder in a manifest.
+REALISM_LABEL = "realism"
 #: Smallest normal float32. Subnormal weights (a few squared GDN weights are ~1e-42) add nothing to a sum
 #: of normal numbers but make float arithmetic microcoded, and WebAssembly cannot flush them: zeroed.
 _TINY = float(np.finfo(np.float32).tiny)
@@ -77,22 +85,48 @@ class SynthesisGraph(nn.Module):
         return torch.round(x.clamp(0.0, 1.0) * 255.0).to(torch.uint8)
 
 
+class RealismSynthesisGraph(SynthesisGraph):
+    """The realism decoder on a strip: ŷ (1, M, h, w) float32, quality levels (1, 1, h, w) int64 and the
+    realism map (1, 1, h, w) float32 (:func:`sdpic.codec.realism.realism_map`) -> pixels (1, 3, 16h, 16w)
+    uint8: ``round(clamp(g_s'(ŷ / gain(q), qe'(q) + re(q, r)), 0, 1) * 255)``, the arithmetic of
+    ``SdpicModel._synthesise_strips`` with a realism plan (the base model's gain table)."""
+
+    def __init__(self, model: SdpicModel, decoder: RealismDecoder) -> None:
+        super().__init__(model, decoder.g_s)
+        self.decoder = decoder
+
+    def forward(self, y_hat: torch.Tensor, levels: torch.Tensor, realism: torch.Tensor) -> torch.Tensor:
+        gain = self.gain[levels[:, 0]].permute(0, 3, 1, 2)
+        q = levels.float() / QUALITY_LEVELS
+        x = self.decoder.g_s(y_hat / gain, self.decoder.conditioning(q, realism))
+        return torch.round(x.clamp(0.0, 1.0) * 255.0).to(torch.uint8)
+
+
 def synthesis_onnx(model: SdpicModel, g_s: nn.Module | None = None, fp16: bool = False) -> bytes:
-    """The :class:`SynthesisGraph` of ``model`` (or of ``g_s``, another synthesis transform for its latents)
-    as ONNX bytes, with dynamic latent height and width. Convolution weights below the smallest normal
-    float32 are zeroed; with ``fp16`` they are stored as float16 and cast to float32 when loaded."""
+    """The :class:`SynthesisGraph` of ``model`` (or of ``g_s``, another synthesis transform for its latents;
+    or a :class:`RealismDecoder`, as its :class:`RealismSynthesisGraph`) as ONNX bytes, with dynamic latent
+    height and width. Convolution weights below the smallest normal float32 are zeroed; with ``fp16`` they
+    are stored as float16 and cast to float32 when loaded."""
     import onnx
 
-    graph = SynthesisGraph(model, g_s).eval()
     m = model.config.latent_channels
-    example = (torch.zeros(1, m, 4, 6), torch.full((1, 1, 4, 6), QUALITY_LEVELS // 2, dtype=torch.int64))
+    h, w = 4, 6
+    example: tuple[torch.Tensor, ...] = (torch.zeros(1, m, h, w),
+                                         torch.full((1, 1, h, w), QUALITY_LEVELS // 2, dtype=torch.int64))
+    names, axes = ["y_hat", "levels"], {"y_hat": {2: "h", 3: "w"}, "levels": {2: "h", 3: "w"}}
+    if isinstance(g_s, RealismDecoder):
+        graph: nn.Module = RealismSynthesisGraph(model, g_s).eval()
+        example += (torch.full((1, 1, h, w), 0.5),)
+        names.append("realism")
+        axes["realism"] = {2: "h", 3: "w"}
+    else:
+        graph = SynthesisGraph(model, g_s).eval()
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
         torch.onnx.export(graph, example, buf, dynamo=False, opset_version=ONNX_OPSET,
-                          input_names=["y_hat", "levels"], output_names=["pixels"],
-                          dynamic_axes={"y_hat": {2: "h", 3: "w"}, "levels": {2: "h", 3: "w"},
-                                        "pixels": {2: "height", 3: "width"}})
+                          input_names=names, output_names=["pixels"],
+                          dynamic_axes={**axes, "pixels": {2: "height", 3: "width"}})
     proto = onnx.load_from_string(buf.getvalue())
     _prepare_conv_weights(proto, fp16)
     proto.producer_name, proto.producer_version = "sdpic export onnx", ""
@@ -194,11 +228,20 @@ class Bundle:
 
 
 def build_bundle(name: str, model: SdpicModel, model_id: int, weights_hash: bytes,
-                 synthesis: dict[str, nn.Module] | None = None, fp16: bool = True) -> Bundle:
+                 synthesis: dict[str, nn.Module] | None = None, fp16: bool = True,
+                 realism: RealismDecoder | None = None, default_realism: float = 0.0) -> Bundle:
     """The bundle of ``model`` (its zoo ``name``, ``model_id`` and ``weights_hash``, as the streams name it).
 
     ``synthesis``: synthesis decoders by name (default: ``{"default": model.g_s}``), each exported as ONNX
-    (and with fp16 weights when ``fp16``)."""
+    (and with fp16 weights when ``fp16``). ``realism``: the model's realism decoder, exported as synthesis
+    decoder ``realism`` and named in the manifest's ``realism`` entry with ``default_realism``, the realism a
+    decode uses unless asked (``sdpic.zoo.ModelEntry.default_realism``)."""
+    decoders_in: dict[str, nn.Module] = dict(synthesis or {"default": model.g_s})
+    if REALISM_LABEL in decoders_in:
+        raise ParameterError(f"synthesis decoder name {REALISM_LABEL!r} is the realism decoder's")
+    if realism is not None:
+        decoders_in[REALISM_LABEL] = realism
+    default_realism = check_realism(default_realism) if realism is not None else 0.0
     model.prepare_for_coding()
     hs, ctx, ep = model._exact_nets
     c = model.config
@@ -219,10 +262,10 @@ def build_bundle(name: str, model: SdpicModel, model_id: int, weights_hash: byte
     blob_bytes = blob.bytes()
     files: dict[str, bytes] = {f"{name}.bin": blob_bytes}
     decoders = {}
-    for label, g_s in (synthesis or {"default": model.g_s}).items():
+    for label, g_s in decoders_in.items():
         stem = f"{name}.synthesis" if label == "default" else f"{name}.synthesis-{label}"
-        entry = {"halo": SYNTHESIS_HALO, "scale": LATENT_STRIDE, "inputs": ["y_hat", "levels"],
-                 "output": "pixels"}
+        inputs = ["y_hat", "levels", "realism"] if isinstance(g_s, RealismDecoder) else ["y_hat", "levels"]
+        entry = {"halo": SYNTHESIS_HALO, "scale": LATENT_STRIDE, "inputs": inputs, "output": "pixels"}
         variants = {"fp32": False, "fp16": True} if fp16 else {"fp32": False}
         for variant, half in variants.items():
             onnx_bytes = synthesis_onnx(model, g_s, fp16=half)
@@ -253,27 +296,41 @@ def build_bundle(name: str, model: SdpicModel, model_id: int, weights_hash: byte
                              "quality": c.hyper_features + c.context_channels},
         "synthesis": decoders,
     }
+    if realism is not None:
+        # The realism map r = R * clamp(1 - (level - base) / lift_span, 0, 1) is computed by the decoder.
+        manifest["realism"] = {"synthesis": REALISM_LABEL, "default": default_realism, "lift_span": LIFT_SPAN}
     files[f"{name}.json"] = (json.dumps(manifest, indent=1) + "\n").encode()
     return Bundle(name, files)
 
 
-def zoo_bundle(name: str, synthesis_weights: dict[str, Path] | None = None, fp16: bool = True) -> Bundle:
+def zoo_bundle(name: str, synthesis_weights: dict[str, Path] | None = None, fp16: bool = True,
+               realism_weights: Path | None = None, default_realism: float | None = None) -> Bundle:
     """The bundle of a zoo model; ``synthesis_weights`` adds synthesis decoders by name, each the ``g_s`` of
-    a weights file (:func:`sdpic.zoo.save_model`'s format) made for the same latents."""
-    from ..zoo import entry_by_name, load_model_file, weights_hash
+    a weights file (:func:`sdpic.zoo.save_model`'s format) made for the same latents. The realism decoder:
+    ``realism_weights`` (:func:`sdpic.zoo.save_realism_file`'s format, for this model's weights), else the
+    model's shipped one where this installation has it; ``default_realism`` (else the model's) is the
+    realism the web decoder uses unless asked."""
+    from ..zoo import entry_by_name, load_model_file, load_realism_file, weights_hash
 
     entry = entry_by_name(name)
     model = load_model_file(entry.path)
     synthesis: dict[str, nn.Module] = {"default": model.g_s}
     for label, path in (synthesis_weights or {}).items():
-        if label == "default" or not label.replace("-", "").replace("_", "").isalnum():
-            raise ParameterError(f"synthesis decoder name {label!r}: use letters, digits, - and _ (not 'default')")
+        if label in ("default", REALISM_LABEL) or not label.replace("-", "").replace("_", "").isalnum():
+            raise ParameterError(f"synthesis decoder name {label!r}: use letters, digits, - and _ (not 'default' "
+                                 f"or {REALISM_LABEL!r})")
         other = load_model_file(path, prepare=False)
         if other.config.latent_channels != model.config.latent_channels:
             raise ParameterError(f"{path}: its g_s takes {other.config.latent_channels} latent channels, "
                                  f"{name} codes {model.config.latent_channels}")
         synthesis[label] = other.g_s
-    return build_bundle(name, model, entry.model_id, weights_hash(entry.path), synthesis, fp16=fp16)
+    realism_path = realism_weights if realism_weights is not None else entry.realism_path
+    realism = None if realism_path is None else load_realism_file(realism_path, entry.path)
+    if realism is not None and realism.g_s.ups[0].conv.in_channels != model.config.latent_channels:
+        raise ParameterError(f"{realism_path}: its g_s does not take {name}'s {model.config.latent_channels} latents")
+    default = entry.default_realism if default_realism is None else default_realism
+    return build_bundle(name, model, entry.model_id, weights_hash(entry.path), synthesis, fp16=fp16,
+                        realism=realism, default_realism=default)
 
 
 def index_json(manifests: list[dict]) -> bytes:
