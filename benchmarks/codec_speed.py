@@ -2,7 +2,7 @@
 
 Run with nothing else busy on the machine (pause training), or the figures lie:
     .venv/bin/python benchmarks/codec_speed.py [--images ../shared/data/kodak] [--threads 2] [--quality 50]
-Targets (issue 2): decode <= 0.3 s, encode <= 0.5 s per Kodak image.
+Targets: decode <= 0.3 s, encode <= 0.5 s per Kodak image.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Decode and encode speed on photo-sized images (MP/s), beside AVIF on the same images, and where the
-decoder's time goes (issue 32).
+decoder's time goes.
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/decode_speed.py --threads 2 \\
         --json results/codec/decode_speed.json --markdown results/codec/decode_speed.md
@@ -18,7 +18,7 @@ and nothing else after the model is loaded).
 
 ``--profile`` splits decoding into stages by wrapping the decoder's functions with timers (wall seconds
 for the main thread's stages, CPU seconds summed over workers for the strip stages, which run on
-``--threads`` cores at once); it works on this version and on the one before issue 32 (run it with
+``--threads`` cores at once); it works on this version and on the one before the strip decoder (run it with
 ``PYTHONPATH`` pointing at an export of that version's ``src``).
 
 Run on an idle machine (pause training: ``pkill -STOP -f "sdpic train"``, and ``-CONT`` after), or the
@@ -96,7 +96,7 @@ def best_of(fn, repeat: int) -> tuple[float, object]:
 
 
 def png_params() -> dict:
-    """The decoder's PNG settings (``sdpic decompress``); before issue 32 it wrote Pillow's default."""
+    """The decoder's PNG settings (``sdpic decompress``); before the strip decoder it wrote Pillow's default."""
     try:
         from sdpic.outputs import DECODED_PNG_PARAMS
     except ImportError:
@@ -212,7 +212,7 @@ class StageTimer:
 
 
 def install_timers(timer: StageTimer) -> None:
-    """Wrap the decoder's stages, old (before issue 32) or new; a name one version lacks is skipped."""
+    """Wrap the decoder's stages, old (before the strip decoder) or new; a name one version lacks is skipped."""
     from sdpic import api
     from sdpic import format as fmt
     from sdpic.codec import coder, exact, model
@@ -220,14 +220,14 @@ def install_timers(timer: StageTimer) -> None:
     timer.wrap(fmt, "unpack", "container parse")
     for name in ("decode", "decode_values"):
         timer.wrap(coder.TableCoder, name, "entropy decoding (constriction, grouping by table)")
-    timer.wrap(exact.ExactSequential, "__call__", "exact networks (h_s; context + fusion before issue 32)")
+    timer.wrap(exact.ExactSequential, "__call__", "exact networks (h_s; context + fusion before the strip decoder)")
     timer.wrap(exact.ExactSequential, "matrix", "exact networks (context + fusion)")
     timer.wrap(model.SdpicModel, "decompress_latents", "latent decoding, total")
     timer.wrap(model.SdpicModel, "synthesise", "g_s, total (float image)")
     timer.wrap(model.SdpicModel, "synthesise_pixels", "g_s + colour conversion, total")
     try:
         from sdpic.codec import synthesis
-    except ImportError:  # before issue 32: g_s was the nn.Module, run by worker threads
+    except ImportError:  # before the strip decoder: g_s was the nn.Module, run by worker threads
         timer.wrap(model.SynthesisTransform, "forward", "g_s strips (CPU, all workers)")
     else:
         timer.wrap(synthesis.StripSynthesis, "strip", "g_s strips (CPU, all workers)")
@@ -237,7 +237,7 @@ def install_timers(timer: StageTimer) -> None:
 
 
 def overlap_share(latent_height: int, latent_width: int) -> tuple[float, float]:
-    """Share of g_s's convolution work spent on rows outside the strips (their halos): before issue 32
+    """Share of g_s's convolution work spent on rows outside the strips (their halos): before the strip decoder
     (every level ran on the strip plus 2 latent rows each side) and now (each level computes the rows the
     next reads). Counted from the strip bounds and each level's convolution size (MACs per row)."""
     from sdpic.codec.model import SYNTHESIS_HALO, synthesis_strips
@@ -345,7 +345,7 @@ def profile_markdown(result: dict) -> str:
             lines.append(f"| latent decoding: the rest (gathers, table lookups, escapes, ŷ) | {other:.3f} | "
                          f"{other / decode:.0%} |")
         lines.append(f"| strip overlap: halo rows in g_s's convolutions | | {r['overlap_before']:.0%} of the "
-                     f"strips' own work before issue 32, {r['overlap_now']:.0%} now |")
+                     f"strips' own work before the strip decoder, {r['overlap_now']:.0%} now |")
         lines += ["", "| lossless write of the decoded image (not part of the decode) | s | MB |", "|---|---|---|"]
         for name, w in r["writes"].items():
             lines.append(f"| {name} | {w['seconds']:.3f} | {w['bytes'] / 1e6:.1f} |")

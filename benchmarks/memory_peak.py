@@ -9,7 +9,7 @@ vs. everywhere else).
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/memory_peak.py --megapixels 1 12 24 \\
         --threads 2 --json results/reliability/memory_peak.json
 
-Target (issue 7): compressing a 24 MP photo within 4 GB of RAM. The seconds are wall time of the codec
+Target: compressing a 24 MP photo within 4 GB of RAM. The seconds are wall time of the codec
 call alone (not the PNG read/write), on whatever else the machine is running: not a speed benchmark.
 """
 

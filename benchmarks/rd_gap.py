@@ -28,7 +28,7 @@ from sdpic.outputs import atomic_write_bytes
 
 RD_JSON = Path(__file__).resolve().parent.parent / "results" / "bench" / "kodak_rd.json"
 RATES = (0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 0.9, 1.2)
-#: (test codec, reference, metric): the comparisons of the open targets (issues 2, 5 and 29: sdpic's
+#: (test codec, reference, metric): the comparisons of the open targets (sdpic's
 #: perceptual targets are on the held-out distances, LPIPS-VGG and DISTS).
 COMPARISONS = (
     ("sdpic-mse", "webp", "psnr"),

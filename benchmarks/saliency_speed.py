@@ -1,6 +1,6 @@
 """Inference time of the saliency methods on one 768x512 image with 2 CPU threads.
 
-Why: issue 3 asks for the learned model to take at most 0.15 s per 768x512 photo on 2 threads, so that
+Why: the target for the learned model is at most 0.15 s per 768x512 photo on 2 threads, so that
 ``--saliency auto`` adds little to encoding time. Uses Kodak's kodim01 when ../shared is there (else a
 random image, which costs the learned model the same), warms up, then reports the median of N runs.
 

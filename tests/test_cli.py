@@ -117,7 +117,7 @@ def test_script_status_turns_a_parameter_error_into_one_line_and_status_2(
 
 @pytest.mark.parametrize("fmt", ["pnm", "tiff", "webp"])
 def test_decompress_formats_are_lossless(tmp_path: Path, image_file: Path, fmt: str) -> None:
-    """--format writes the same pixels as the PNG, under the format's suffix (issue 32)."""
+    """--format writes the same pixels as the PNG, under the format's suffix ."""
     assert main(["compress", str(image_file)]) == 0
     stream = tmp_path / "photo.sdpic"
     assert main(["decompress", str(stream), "--out-dir", str(tmp_path / "png")]) == 0

@@ -65,7 +65,7 @@ def test_mask_is_resized_to_the_image() -> None:
     assert mask.shape == (4, 16) and mask.min() == 1.0
 
 
-# ------------------------------------------------------------------ awkward inputs (issue 7): each case
+# ------------------------------------------------------------------ awkward inputs : each case
 # handled by a documented conversion (module docstring of sdpic.image_io) or rejected with a clear error.
 
 def _png_with_header(width: int, height: int) -> bytes:

@@ -109,7 +109,7 @@ def test_strip_synthesis_matches_whole_image_and_ignores_thread_count(
 
 
 # ---------------------------------------------------------------- encoder strips, coding chunks, overhead
-# (issue 7: bounded memory at 24 MP, thread-independent symbols, real bits vs the model's estimate)
+# (bounded memory at 24 MP, thread-independent symbols, real bits vs the model's estimate)
 
 @pytest.mark.parametrize(("height", "width"), [(1, 1), (5, 3), (40, 48), (33, 200), (252, 376)])
 def test_analysis_strips_tile_the_rows(height: int, width: int) -> None:
@@ -256,7 +256,7 @@ def test_short_streams_for_a_large_grid_fail_before_decoding(model: SdpicModel) 
         model.decompress_latents(replace(coded, latent_height=1024, latent_width=1024), big)
 
 
-# ---------------------------------------------------------------- the checkerboard passes' strided layout (issue 32)
+# ---------------------------------------------------------------- the checkerboard passes' strided layout
 
 def test_checkerboard_split_keeps_the_coding_order_and_joins_back() -> None:
     """The passes' positions in the strided layout are the anchor mask's positions in row-major order
